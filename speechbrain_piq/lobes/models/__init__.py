@@ -1,0 +1,1 @@
+"""Models, mirroring ``speechbrain.lobes.models``."""
