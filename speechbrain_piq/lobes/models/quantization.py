@@ -175,7 +175,9 @@ def nearest_code_indices(
         )
     batch_size = inputs.shape[0]
     with torch.no_grad():
-        flat = inputs.reshape(-1, channels)
+        # Under autocast the representation may be bf16/fp16: measure
+        # distances in the dictionary's precision.
+        flat = inputs.reshape(-1, channels).to(codebook.dtype)
         # Same expression as upstream, so that ties and rounding agree.
         distances = torch.sum(codebook**2, dim=1) + torch.sum(
             flat**2, dim=1, keepdim=True

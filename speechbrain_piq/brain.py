@@ -1,0 +1,299 @@
+"""The interpreter ``Brain``: trains PSI to explain a frozen classifier.
+
+Per batch: log-power STFT, the frozen classifier (no autograd), PSI on the
+classifier's representation with the *predicted* class, and a sigmoid mask.
+The loss is upstream PIQ's (``rec_loss_coef`` x BCE between the mask and the
+binarised spectrogram, plus the VQ codebook and commitment losses), with an
+optional fidelity term (``fidelity_loss_coef`` x cross-entropy of the
+classifier on the masked-in input against its own prediction; 0 = exact
+PIQ). Training steps compute nothing the loss does not use; the
+faithfulness, mask-quality and localisation metrics run in VALID and TEST,
+vectorised on the training device and reduced across DDP ranks.
+"""
+
+import json
+import logging
+import os
+
+import speechbrain as sb
+import torch
+import torch.nn.functional as F
+from speechbrain.utils.distributed import if_main_process
+
+from speechbrain_piq.interpretation import interpret, masked_spectrograms
+from speechbrain_piq.interpretation_outputs import write_interpretations
+from speechbrain_piq.metrics.faithfulness import faithfulness_scores
+from speechbrain_piq.metrics.localisation import localisation_scores
+from speechbrain_piq.metrics.mask_quality import complexity, sparseness
+from speechbrain_piq.metrics.stage_stats import StageMetrics
+
+logger = logging.getLogger(__name__)
+
+
+def best_interpretation_key(checkpoint):
+    """Checkpoint importance: highest Fid-In, ties broken by lowest loss.
+
+    Arguments
+    ---------
+    checkpoint : speechbrain.utils.checkpoints.Checkpoint
+        A checkpoint whose meta holds ``fid_in`` and ``loss``.
+
+    Returns
+    -------
+    tuple
+        Larger means better.
+
+    Example
+    -------
+    >>> from types import SimpleNamespace
+    >>> a = SimpleNamespace(meta={"fid_in": 0.9, "loss": 0.5})
+    >>> b = SimpleNamespace(meta={"fid_in": 0.9, "loss": 0.4})
+    >>> max([a, b], key=best_interpretation_key) is b
+    True
+    """
+    return checkpoint.meta["fid_in"], -checkpoint.meta["loss"]
+
+
+def has_validation_metrics(checkpoint):
+    """True for end-of-epoch checkpoints that carry validation metrics."""
+    return "fid_in" in checkpoint.meta
+
+
+class PIQBrain(sb.Brain):
+    """Trains a PSI interpreter (``modules.psi``) against the frozen
+    ``hparams.audio_classifier``.
+
+    Expected hparams: ``audio_classifier`` (a
+    ``speechbrain_piq.classifiers`` adapter), ``compute_features``,
+    ``compute_istft``, ``mask_th``, ``rec_loss_coef``,
+    ``fidelity_loss_coef``, ``label_encoder``, ``epoch_counter``,
+    ``lr_annealing``, ``train_logger``, ``output_folder``,
+    ``interpret_period``, ``n_interpretations``, ``sample_rate``; optional
+    ``tensorboard_logger``.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.hparams.audio_classifier.to(self.device).freeze()
+        self.stage_metrics = StageMetrics()
+        self.skipped_batches = 0
+        self.interpretations_written = 0
+
+    # -- per batch ---------------------------------------------------------
+    def compute_forward(self, batch, stage):
+        """Classifies the clips and computes the PSI masks."""
+        batch = batch.to(self.device)
+        wavs, _ = batch.sig
+        return interpret(
+            self.modules.compute_features,
+            self.hparams.audio_classifier,
+            self.modules.psi,
+            wavs,
+        )
+
+    def compute_objectives(self, predictions, batch, stage):
+        """PIQ loss; in VALID/TEST also the stage metrics and listening
+        outputs."""
+        terms = self._loss_terms(predictions)
+        loss = (
+            self.hparams.rec_loss_coef * terms["rec_loss"]
+            + terms["vq_loss"]
+            + terms["commit_loss"]
+        )
+        if "fidelity_loss" in terms:
+            loss = (
+                loss + self.hparams.fidelity_loss_coef * terms["fidelity_loss"]
+            )
+        if stage != sb.Stage.TRAIN:
+            self._update_metrics(predictions, batch, terms)
+            if self._writes_interpretations(stage):
+                self._write_interpretations(predictions, batch, stage)
+        return loss.mean()
+
+    def _loss_terms(self, interpretation):
+        """Per-clip loss terms ``[B]``; their batch means are upstream's."""
+        logpower, mask_logits = (
+            interpretation.logpower,
+            interpretation.mask_logits,
+        )
+        peak = logpower.amax(dim=(1, 2), keepdim=True)
+        target = (logpower > self.hparams.mask_th * peak).to(mask_logits.dtype)
+        rec = F.binary_cross_entropy_with_logits(
+            mask_logits, target, reduction="none"
+        ).mean(dim=(1, 2))
+        reduced, quantized = (
+            interpretation.representation,
+            interpretation.quantized,
+        )
+        terms = {
+            "rec_loss": rec,
+            "vq_loss": (quantized - reduced.detach())
+            .pow(2)
+            .mean(dim=(1, 2, 3)),
+            "commit_loss": (reduced - quantized.detach())
+            .pow(2)
+            .mean(dim=(1, 2, 3)),
+        }
+        if self.hparams.fidelity_loss_coef > 0:
+            masked_in = interpretation.mask * logpower
+            logits_in = self.hparams.audio_classifier(masked_in).logits
+            terms["fidelity_loss"] = F.cross_entropy(
+                logits_in, interpretation.predicted_class, reduction="none"
+            )
+        return terms
+
+    @torch.no_grad()
+    def _update_metrics(self, interpretation, batch, terms):
+        """Adds this batch's per-clip metrics to the stage's running sums."""
+        mask, logpower = interpretation.mask, interpretation.logpower
+        masked_in, masked_out = masked_spectrograms(mask, logpower)
+        # One classifier pass for both masked inputs.
+        logits_in, logits_out = self.hparams.audio_classifier(
+            torch.cat([masked_in, masked_out])
+        ).logits.chunk(2)
+        labels = batch.class_string_encoded.data.view(-1)
+        scores = faithfulness_scores(
+            interpretation.logits,
+            logits_in,
+            logits_out,
+            interpretation.predicted_class,
+        )
+        scores["sps"] = sparseness(mask)
+        scores["comp"] = complexity(mask)
+        scores["accuracy"] = (interpretation.predicted_class == labels).float()
+        scores.update({name: term.detach() for name, term in terms.items()})
+        if hasattr(batch, "event_region"):
+            scores.update(
+                localisation_scores(
+                    mask,
+                    batch.event_region.data,
+                    batch.distractor_region.data
+                    if hasattr(batch, "distractor_region")
+                    else None,
+                    sample_rate=self.hparams.sample_rate,
+                )
+            )
+        self.stage_metrics.append(scores)
+
+    # -- skipping bad batches ---------------------------------------------
+    def _is_finite_batch(self, batch):
+        """False (and logged, counted) when the batch's audio has NaN/inf."""
+        if torch.isfinite(batch.sig.data).all():
+            return True
+        self.skipped_batches += 1
+        logger.warning(
+            "Skipping batch %s: its audio contains NaN or inf "
+            "(%d batch(es) skipped so far).",
+            list(batch.id),
+            self.skipped_batches,
+        )
+        return False
+
+    def fit_batch(self, batch):
+        """One training step, skipped when the batch is not finite."""
+        if not self._is_finite_batch(batch):
+            return torch.tensor(0.0)
+        return super().fit_batch(batch)
+
+    def evaluate_batch(self, batch, stage):
+        """One evaluation step, skipped when the batch is not finite."""
+        if not self._is_finite_batch(batch):
+            return torch.tensor(0.0)
+        return super().evaluate_batch(batch, stage)
+
+    # -- stages -------------------------------------------------------------
+    def on_stage_start(self, stage, epoch=None):
+        """Resets the running metrics and the interpretation counter."""
+        self.stage_metrics.reset()
+        self.interpretations_written = 0
+
+    def on_stage_end(self, stage, stage_loss, epoch=None):
+        """Logs the stage, anneals the LR, checkpoints, writes test metrics."""
+        if stage == sb.Stage.TRAIN:
+            self.train_stats = {"loss": stage_loss}
+            return
+        stats = {"loss": stage_loss, **self.stage_metrics.summarize()}
+        stats["skipped_batches"] = self.skipped_batches
+        if stage == sb.Stage.VALID:
+            old_lr, new_lr = self.hparams.lr_annealing(
+                [self.optimizer], epoch, stage_loss
+            )
+            sb.nnet.schedulers.update_learning_rate(self.optimizer, new_lr)
+            self._log(
+                {"epoch": epoch, "lr": old_lr}, self.train_stats, stats, None
+            )
+            self.checkpointer.save_and_keep_only(
+                meta=stats,
+                importance_keys=[best_interpretation_key],
+                ckpt_predicate=has_validation_metrics,
+            )
+        else:
+            self._log(
+                {"Epoch loaded": self.hparams.epoch_counter.current},
+                None,
+                None,
+                stats,
+            )
+            if if_main_process():
+                path = os.path.join(
+                    self.hparams.output_folder, "test_metrics.json"
+                )
+                with open(path, "w", encoding="utf-8") as out:
+                    json.dump(stats, out, indent=2)
+
+    def _log(self, meta, train_stats, valid_stats, test_stats):
+        """Logs to the file logger and, when configured, TensorBoard."""
+        loggers = [self.hparams.train_logger]
+        if getattr(self.hparams, "tensorboard_logger", None) is not None:
+            loggers.append(self.hparams.tensorboard_logger)
+        for train_logger in loggers:
+            train_logger.log_stats(
+                stats_meta=meta,
+                train_stats=train_stats,
+                valid_stats=valid_stats,
+                test_stats=test_stats,
+            )
+
+    def on_evaluate_start(self, max_key=None, min_key=None):
+        """Loads the best checkpoint: highest Fid-In, ties by loss."""
+        if self.checkpointer is not None:
+            self.checkpointer.recover_if_possible(
+                importance_key=best_interpretation_key,
+                ckpt_predicate=has_validation_metrics,
+            )
+
+    # -- listening outputs ---------------------------------------------------
+    def _writes_interpretations(self, stage):
+        """Interpretations are written at TEST and every
+        ``interpret_period`` validation epochs, for the first
+        ``n_interpretations`` clips."""
+        if self.interpretations_written >= self.hparams.n_interpretations:
+            return False
+        if stage == sb.Stage.TEST:
+            return True
+        epoch = self.hparams.epoch_counter.current
+        return epoch % self.hparams.interpret_period == 0
+
+    def _write_interpretations(self, interpretation, batch, stage):
+        """Writes wav + PNG for this batch's first clips (main process)."""
+        count = min(
+            self.hparams.n_interpretations - self.interpretations_written,
+            len(batch.id),
+        )
+        self.interpretations_written += count
+        if not if_main_process():
+            return
+        name = (
+            "test"
+            if stage == sb.Stage.TEST
+            else f"valid_epoch{self.hparams.epoch_counter.current}"
+        )
+        write_interpretations(
+            os.path.join(self.hparams.output_folder, "interpretations", name),
+            interpretation,
+            clip_ids=list(batch.id)[:count],
+            waveforms=batch.sig.data[:count],
+            istft=self.modules.compute_istft,
+            label_encoder=self.hparams.label_encoder,
+            sample_rate=self.hparams.sample_rate,
+        )

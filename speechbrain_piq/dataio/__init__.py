@@ -1,0 +1,1 @@
+"""dataio of speechbrain-piq."""

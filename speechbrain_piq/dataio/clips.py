@@ -1,0 +1,169 @@
+"""Turn any soundfile-readable file into a fixed-length, mono, peak-normalised
+clip at the model's sample rate.
+
+ESC-50 clips are nominally 5 s, 44.1 kHz mono, but users point the recipe at
+re-encoded copies (16 kHz, stereo, 8/24-bit or float WAV, other lengths).
+Every classifier and interpreter downstream assumes one shape and a finite
+signal, so this is the single place that guarantees both.
+"""
+
+import numpy as np
+import torch
+import torchaudio
+from speechbrain.dataio import audio_io
+from speechbrain.utils.logger import get_logger
+
+logger = get_logger(__name__)
+
+# Peaks below this are treated as silence: normalising them would only
+# amplify numerical noise (or divide by zero for an all-zero clip).
+SILENCE_PEAK = 1e-8
+
+
+def all_finite(sig):
+    """Return True when no sample of a CPU tensor is NaN or infinite.
+
+    NumPy does this check several times faster than ``torch.isfinite`` on
+    CPU, and it runs on every clip at preparation time.
+
+    Arguments
+    ---------
+    sig : torch.Tensor
+        A CPU tensor.
+
+    Returns
+    -------
+    bool
+        Whether every element is finite.
+
+    Example
+    -------
+    >>> all_finite(torch.tensor([0.0, 1.0]))
+    True
+    >>> all_finite(torch.tensor([1.0, float("nan")]))
+    False
+    """
+    return bool(np.isfinite(sig.numpy()).all())
+
+
+def fix_length(sig, n_samples):
+    """Crop or right-pad with zeros a 1-D signal to exactly ``n_samples``.
+
+    Arguments
+    ---------
+    sig : torch.Tensor
+        Signal of shape ``[time]``.
+    n_samples : int
+        Length of the returned signal.
+
+    Returns
+    -------
+    torch.Tensor
+        The first ``n_samples`` of ``sig``, zero-padded at the end if short.
+
+    Example
+    -------
+    >>> fix_length(torch.ones(3), 5)
+    tensor([1., 1., 1., 0., 0.])
+    >>> fix_length(torch.arange(6.0), 4)
+    tensor([0., 1., 2., 3.])
+    """
+    if sig.shape[0] >= n_samples:
+        return sig[:n_samples]
+    return torch.nn.functional.pad(sig, (0, n_samples - sig.shape[0]))
+
+
+def peak_normalize(sig):
+    """Scale a signal so its largest absolute sample is 1; silence stays 0.
+
+    Arguments
+    ---------
+    sig : torch.Tensor
+        Signal of any shape.
+
+    Returns
+    -------
+    torch.Tensor
+        ``sig / max(|sig|)``, or ``sig`` unchanged when its peak is below
+        ``SILENCE_PEAK`` (so an all-zero clip never produces NaN).
+
+    Example
+    -------
+    >>> peak_normalize(torch.tensor([0.25, -0.5]))
+    tensor([ 0.5000, -1.0000])
+    >>> peak_normalize(torch.zeros(2))
+    tensor([0., 0.])
+    """
+    low, high = torch.aminmax(sig)
+    peak = torch.maximum(high, -low)
+    if peak < SILENCE_PEAK:
+        return sig
+    return sig / peak
+
+
+class ClipLoader:
+    """Read an audio file as a mono clip of fixed length and sample rate.
+
+    The file is read with ``speechbrain.dataio.audio_io`` (any format
+    soundfile reads), non-finite samples are zeroed with a warning, channels
+    are averaged, the signal is resampled, cropped or zero-padded to
+    ``clip_seconds`` and peak-normalised.
+
+    Arguments
+    ---------
+    sample_rate : int
+        Sample rate of the returned clips, in Hz.
+    clip_seconds : float
+        Duration of the returned clips, in seconds.
+
+    Example
+    -------
+    >>> import soundfile as sf
+    >>> path = str(getfixture("tmpdir") / "stereo.wav")
+    >>> sf.write(path, 0.1 * torch.randn(44100, 2).numpy(), 44100)
+    >>> load_clip = ClipLoader(sample_rate=16000, clip_seconds=2.0)
+    >>> clip = load_clip(path)
+    >>> clip.shape, clip.dtype, round(clip.abs().max().item(), 4)
+    (torch.Size([32000]), torch.float32, 1.0)
+    """
+
+    def __init__(self, sample_rate=16000, clip_seconds=5.0):
+        if sample_rate <= 0 or clip_seconds <= 0:
+            raise ValueError(
+                f"ClipLoader needs a positive sample_rate and clip_seconds, "
+                f"got sample_rate={sample_rate}, clip_seconds={clip_seconds}"
+            )
+        self.sample_rate = int(sample_rate)
+        self.n_samples = int(clip_seconds * sample_rate)
+        # One resampler per source rate: its sinc kernel is built once, not
+        # once per clip.
+        self._resamplers = {}
+
+    def __call__(self, path):
+        """Return the prepared clip of ``path`` (float32, ``[n_samples]``)."""
+        sig, file_rate = audio_io.load(path, dtype=torch.float32)
+        if sig.numel() == 0:
+            raise ValueError(
+                f"{path} holds no samples; it changed since prepare_esc50 "
+                "checked it, re-run the preparation to skip it."
+            )
+        if not all_finite(sig):
+            logger.warning(
+                f"{path}: non-finite samples set to 0; the file changed "
+                "since prepare_esc50 checked it, re-run the preparation to "
+                "skip it."
+            )
+            sig = torch.nan_to_num(sig, nan=0.0, posinf=0.0, neginf=0.0)
+        # audio_io.load gives [channels, time]; mono needs no averaging pass.
+        sig = sig[0] if sig.shape[0] == 1 else sig.mean(dim=0)
+        if file_rate != self.sample_rate:
+            sig = self._resampler(file_rate)(sig)
+        return peak_normalize(fix_length(sig, self.n_samples))
+
+    def _resampler(self, file_rate):
+        """Return the cached resampler from ``file_rate`` to ours."""
+        if file_rate not in self._resamplers:
+            self._resamplers[file_rate] = torchaudio.transforms.Resample(
+                orig_freq=file_rate, new_freq=self.sample_rate
+            )
+        return self._resamplers[file_rate]

@@ -1,0 +1,250 @@
+"""Read and check ESC-50's ``meta/esc50.csv``, pick a subset and fix its labels.
+
+ESC-50 numbers its 50 classes with ``target`` 0..49. The ESC-10 benchmark
+keeps 10 of them; its labels are re-indexed 0..9 in the order of the original
+targets, and the original is kept in ``esc50_target``. The label encoder of
+either subset maps each ``class_string`` to its (re-indexed) ``target``.
+"""
+
+import pandas as pd
+from speechbrain.dataio.encoder import CategoricalEncoder
+
+ESC50_FOLDS = (1, 2, 3, 4, 5)
+SUBSETS = ("esc50", "esc10")
+# The columns of the dataset's own metadata file.
+ESC50_COLUMNS = (
+    "filename",
+    "fold",
+    "target",
+    "category",
+    "esc10",
+    "src_file",
+    "take",
+)
+REQUIRED_COLUMNS = ("filename", "fold", "target", "category")
+
+
+def check_folds(train_folds, valid_folds, test_folds):
+    """Return the three fold selections as tuples, or raise ``ValueError``.
+
+    Arguments
+    ---------
+    train_folds, valid_folds, test_folds : int or iterable of int
+        ESC-50 folds (1..5) of each split; they must be non-empty and
+        pairwise disjoint.
+
+    Returns
+    -------
+    dict
+        ``{"train": (...), "valid": (...), "test": (...)}``, sorted.
+
+    Example
+    -------
+    >>> check_folds([1, 2, 3], 4, (5,))
+    {'train': (1, 2, 3), 'valid': (4,), 'test': (5,)}
+    >>> check_folds((1, 2), (2,), (5,))
+    Traceback (most recent call last):
+      ...
+    ValueError: train_folds (1, 2) and valid_folds (2,) share fold(s) [2]; ...
+    """
+    splits = {}
+    given = {"train": train_folds, "valid": valid_folds, "test": test_folds}
+    for split, folds in given.items():
+        if isinstance(folds, int):
+            folds = (folds,)
+        try:
+            folds = tuple(sorted({int(fold) for fold in folds}))
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"{split}_folds must be ESC-50 fold numbers (1..5), "
+                f"got {folds!r}"
+            ) from error
+        if not folds:
+            raise ValueError(f"{split}_folds is empty; give at least one fold")
+        outside = [fold for fold in folds if fold not in ESC50_FOLDS]
+        if outside:
+            raise ValueError(
+                f"{split}_folds {folds} has fold(s) {outside} outside "
+                f"ESC-50's folds {ESC50_FOLDS}"
+            )
+        splits[split] = folds
+    names = list(splits)
+    for i, first in enumerate(names):
+        for second in names[i + 1 :]:
+            shared = sorted(set(splits[first]) & set(splits[second]))
+            if shared:
+                raise ValueError(
+                    f"{first}_folds {splits[first]} and {second}_folds "
+                    f"{splits[second]} share fold(s) {shared}; a clip must "
+                    "be in one split only"
+                )
+    return splits
+
+
+def check_subset(subset):
+    """Raise ``ValueError`` unless ``subset`` is ``"esc50"`` or ``"esc10"``.
+
+    Arguments
+    ---------
+    subset : str
+        The requested subset.
+
+    Example
+    -------
+    >>> check_subset("esc10")
+    >>> check_subset("esc20")
+    Traceback (most recent call last):
+      ...
+    ValueError: subset must be one of ('esc50', 'esc10'), got 'esc20'
+    """
+    if subset not in SUBSETS:
+        raise ValueError(f"subset must be one of {SUBSETS}, got {subset!r}")
+
+
+def read_esc50_metadata(metadata_file, subset="esc50"):
+    r"""Read ``meta/esc50.csv``, keep ``subset`` and re-index its targets.
+
+    Arguments
+    ---------
+    metadata_file : str
+        Path of the ESC-50 metadata CSV.
+    subset : str
+        ``"esc50"`` (all rows) or ``"esc10"`` (rows whose ``esc10`` is True).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The kept rows, with ``class_string`` (the category), ``target``
+        (0..n_classes-1) and ``esc50_target`` (the original target) besides
+        the file's other columns.
+
+    Raises
+    ------
+    ValueError
+        Naming the file and the problem when columns are missing, values are
+        not integers, file names repeat, or targets and categories disagree.
+
+    Example
+    -------
+    >>> path = getfixture("tmpdir") / "esc50.csv"
+    >>> _ = path.write_text(
+    ...     "filename,fold,target,category,esc10\n"
+    ...     "1-1-A-0.wav,1,0,dog,True\n"
+    ...     "1-2-A-7.wav,1,7,wind,False\n"
+    ...     "1-3-A-9.wav,1,9,rain,True\n",
+    ...     encoding="utf-8",
+    ... )
+    >>> meta = read_esc50_metadata(str(path), subset="esc10")
+    >>> meta[["class_string", "target", "esc50_target"]].values.tolist()
+    [['dog', 0, 0], ['rain', 1, 9]]
+    """
+    check_subset(subset)
+    meta = pd.read_csv(metadata_file)
+    required = REQUIRED_COLUMNS + (("esc10",) if subset == "esc10" else ())
+    missing = [column for column in required if column not in meta.columns]
+    if missing:
+        raise ValueError(
+            f"{metadata_file} lacks column(s) {missing}; ESC-50 metadata has "
+            f"the columns {list(ESC50_COLUMNS)}"
+        )
+    for column in ("fold", "target"):
+        numbers = pd.to_numeric(meta[column], errors="coerce")
+        if numbers.isna().any() or (numbers % 1 != 0).any():
+            bad = meta.loc[numbers.isna() | (numbers % 1 != 0), column]
+            raise ValueError(
+                f"{metadata_file}: column {column!r} must hold integers, "
+                f"found {bad.iloc[0]!r}"
+            )
+        meta[column] = numbers.astype(int)
+    repeated = meta["filename"][meta["filename"].duplicated()]
+    if len(repeated):
+        raise ValueError(
+            f"{metadata_file} lists {repeated.iloc[0]!r} more than once"
+        )
+    _check_one_class_per_target(meta, metadata_file)
+    if subset == "esc10":
+        is_esc10 = meta["esc10"].astype(str).str.strip().str.lower()
+        meta = meta[is_esc10.isin(("true", "1"))].reset_index(drop=True)
+        if meta.empty:
+            raise ValueError(
+                f"{metadata_file} has no row with esc10 == True, so the "
+                "ESC-10 subset is empty; use subset: esc50"
+            )
+    meta = meta.rename(columns={"category": "class_string"})
+    meta["esc50_target"] = meta["target"]
+    original_targets = sorted(meta["esc50_target"].unique())
+    if subset == "esc10":
+        reindex = {old: new for new, old in enumerate(original_targets)}
+        meta["target"] = meta["esc50_target"].map(reindex)
+    elif original_targets != list(range(len(original_targets))):
+        raise ValueError(
+            f"{metadata_file}: targets must be 0..N-1 without gaps so that "
+            f"they can index classifier outputs, found {original_targets}"
+        )
+    return meta
+
+
+def _check_one_class_per_target(meta, metadata_file):
+    """Raise ``ValueError`` unless targets and categories match one to one."""
+    pairs = meta[["target", "category"]].drop_duplicates()
+    for column in ("target", "category"):
+        clash = pairs[pairs[column].duplicated(keep=False)]
+        if len(clash):
+            raise ValueError(
+                f"{metadata_file}: {column} {clash[column].iloc[0]!r} "
+                f"appears with several "
+                f"{'categories' if column == 'target' else 'targets'}: "
+                f"{clash.values.tolist()}"
+            )
+
+
+def classes_of(meta):
+    """Return the class names ordered by target.
+
+    Arguments
+    ---------
+    meta : pandas.DataFrame
+        Rows with ``target`` and ``class_string`` (see
+        ``read_esc50_metadata``).
+
+    Returns
+    -------
+    list of str
+        ``classes[target]`` is the name of class ``target``.
+
+    Example
+    -------
+    >>> meta = pd.DataFrame(
+    ...     {"target": [1, 0, 1], "class_string": ["rain", "dog", "rain"]}
+    ... )
+    >>> classes_of(meta)
+    ['dog', 'rain']
+    """
+    pairs = meta[["target", "class_string"]].drop_duplicates()
+    return pairs.sort_values("target")["class_string"].tolist()
+
+
+def label_encoder_for(classes):
+    """Return a ``CategoricalEncoder`` mapping ``classes[i]`` to ``i``.
+
+    Arguments
+    ---------
+    classes : list of str
+        Class names ordered by target.
+
+    Returns
+    -------
+    speechbrain.dataio.encoder.CategoricalEncoder
+        The encoder, with its expected length set to ``len(classes)``.
+
+    Example
+    -------
+    >>> encoder = label_encoder_for(["dog", "rain"])
+    >>> encoder.encode_label("rain"), len(encoder)
+    (1, 2)
+    """
+    encoder = CategoricalEncoder()
+    for target, class_string in enumerate(classes):
+        encoder.insert_label(class_string, target)
+    encoder.expect_len(len(classes))
+    return encoder

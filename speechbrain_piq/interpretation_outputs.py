@@ -1,0 +1,79 @@
+"""Writes what a person listens to and looks at for each interpreted clip:
+``original.wav``, ``interpretation.wav`` and ``interpretation.png``."""
+
+import os
+
+import torch
+from speechbrain.dataio import audio_io
+
+from speechbrain_piq.interpretation import spectrogram_to_waveform
+from speechbrain_piq.plotting import plot_interpretation
+
+
+@torch.no_grad()
+def write_interpretations(
+    folder,
+    interpretation,
+    clip_ids,
+    waveforms,
+    istft,
+    label_encoder,
+    sample_rate,
+):
+    """Writes one sub-folder per clip for the first ``len(clip_ids)`` clips.
+
+    Arguments
+    ---------
+    folder : str
+        Parent folder; each clip gets ``folder/<clip_id>/``.
+    interpretation : speechbrain_piq.interpretation.Interpretation
+        The batch's interpretation pass.
+    clip_ids : list of str
+        Identifiers of the clips to write (the batch's first ones).
+    waveforms : torch.Tensor
+        ``[len(clip_ids), samples]`` original audio.
+    istft : speechbrain.processing.features.ISTFT
+        Inverse of the STFT used for the features.
+    label_encoder : speechbrain.dataio.encoder.CategoricalEncoder
+        Maps the predicted index to the class name.
+    sample_rate : int
+        Sample rate of ``waveforms``.
+
+    Returns
+    -------
+    list of str
+        The folders written.
+    """
+    count = len(clip_ids)
+    mask = interpretation.mask[:count].float()
+    logpower = interpretation.logpower[:count].float()
+    listening = spectrogram_to_waveform(
+        mask * logpower, interpretation.stft[:count].float(), istft
+    )
+    probabilities = interpretation.logits[:count].float().softmax(dim=-1)
+    predicted = interpretation.predicted_class[:count]
+    written = []
+    for index, clip_id in enumerate(clip_ids):
+        clip_folder = os.path.join(folder, str(clip_id))
+        os.makedirs(clip_folder, exist_ok=True)
+        audio_io.save(
+            os.path.join(clip_folder, "original.wav"),
+            waveforms[index].float().cpu().unsqueeze(0),
+            sample_rate,
+        )
+        audio_io.save(
+            os.path.join(clip_folder, "interpretation.wav"),
+            listening[index].cpu().unsqueeze(0),
+            sample_rate,
+        )
+        class_index = int(predicted[index])
+        class_name = label_encoder.ind2lab[class_index]
+        probability = float(probabilities[index, class_index])
+        plot_interpretation(
+            logpower[index],
+            mask[index],
+            f"{clip_id}: predicted '{class_name}' (p = {probability:.2f})",
+            os.path.join(clip_folder, "interpretation.png"),
+        )
+        written.append(clip_folder)
+    return written

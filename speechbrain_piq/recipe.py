@@ -1,0 +1,85 @@
+"""Checks and helpers shared by the recipe scripts (``train_piq.py``)."""
+
+from speechbrain.utils.train_logger import TensorboardLogger
+
+
+def check_recipe_hparams(hparams):
+    """Raises ``ValueError`` for hparams the PIQ recipe cannot honour.
+
+    Arguments
+    ---------
+    hparams : dict
+        The loaded recipe hyperparameters.
+
+    Example
+    -------
+    >>> check_recipe_hparams({"use_mask_output": True, "mask_th": 0.35})
+    >>> check_recipe_hparams({"use_mask_output": True, "mask_th": 1.5})
+    Traceback (most recent call last):
+    ...
+    ValueError: mask_th is 1.5 but must lie in [0, 1): it is the fraction of each clip's peak log-power above which the target mask is 1.
+    """
+    if not hparams["use_mask_output"]:
+        raise ValueError(
+            "use_mask_output: False (upstream's experimental softplus "
+            "reconstruction) is not supported: PIQ explains with a sigmoid "
+            "mask; set use_mask_output: True."
+        )
+    if not 0 <= hparams["mask_th"] < 1:
+        raise ValueError(
+            f"mask_th is {hparams['mask_th']} but must lie in [0, 1): it is "
+            "the fraction of each clip's peak log-power above which the "
+            "target mask is 1."
+        )
+
+
+def check_label_count(label_encoder, out_n_neurons):
+    """Raises ``ValueError`` when the data has more classes than the
+    classifier outputs.
+
+    Arguments
+    ---------
+    label_encoder : speechbrain.dataio.encoder.CategoricalEncoder
+        The dataset's classes.
+    out_n_neurons : int
+        The classifier's number of outputs (hparams).
+
+    Example
+    -------
+    >>> from speechbrain.dataio.encoder import CategoricalEncoder
+    >>> encoder = CategoricalEncoder()
+    >>> encoder.update_from_iterable(["dog", "rain", "siren"])
+    >>> check_label_count(encoder, 2)
+    Traceback (most recent call last):
+    ...
+    ValueError: the data has 3 classes but hparams say out_n_neurons: 2; set out_n_neurons: 3 (and use a classifier trained on these classes).
+    """
+    if len(label_encoder) != out_n_neurons:
+        raise ValueError(
+            f"the data has {len(label_encoder)} classes but hparams say "
+            f"out_n_neurons: {out_n_neurons}; set out_n_neurons: "
+            f"{len(label_encoder)} (and use a classifier trained on these "
+            "classes)."
+        )
+
+
+def tensorboard_logger(hparams):
+    """A ``TensorboardLogger`` when ``use_tensorboard`` is True, else None.
+
+    Arguments
+    ---------
+    hparams : dict
+        Reads ``use_tensorboard`` and ``tensorboard_logs_folder``.
+
+    Returns
+    -------
+    speechbrain.utils.train_logger.TensorboardLogger or None
+
+    Example
+    -------
+    >>> print(tensorboard_logger({"use_tensorboard": False}))
+    None
+    """
+    if not hparams.get("use_tensorboard", False):
+        return None
+    return TensorboardLogger(save_dir=hparams["tensorboard_logs_folder"])

@@ -1,0 +1,420 @@
+"""prepare_esc50: manifests, subsets, reuse, download and bad input."""
+
+import json
+import os
+import runpy
+import shutil
+import sys
+import zipfile
+from functools import partial
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+from esc50_factory import make_esc50_folder
+from speechbrain.dataio.encoder import CategoricalEncoder
+
+from speechbrain_piq.dataio import esc50_prepare as prepare_module
+from speechbrain_piq.dataio.esc50_download import download_esc50
+from speechbrain_piq.dataio.esc50_prepare import prepare_esc50
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture
+def esc50(tmp_path):
+    """A 3-class, 5-fold ESC-50 folder of short clips (15 files)."""
+    root = str(tmp_path / "ESC-50-master")
+    meta = make_esc50_folder(root, seconds=0.5)
+    return root, meta
+
+
+def read_record(save_folder):
+    with open(os.path.join(save_folder, "esc50_prepare.json")) as file:
+        return json.load(file)
+
+
+def write_meta(root, meta):
+    meta.to_csv(os.path.join(root, "meta", "esc50.csv"), index=False)
+
+
+def test_manifests_have_the_splits_columns_and_relative_paths(esc50, tmp_path):
+    root, _ = esc50
+    save = str(tmp_path / "save")
+    manifests = prepare_esc50(root, save)
+    assert manifests == {
+        split: os.path.join(save, f"{split}.csv")
+        for split in ("train", "valid", "test")
+    }
+    train = pd.read_csv(manifests["train"])
+    for column in ("ID", "duration", "wav", "fold", "class_string", "target"):
+        assert column in train.columns
+    assert sorted(train["fold"].unique()) == [1, 2, 3]
+    assert pd.read_csv(manifests["valid"])["fold"].unique().tolist() == [4]
+    assert pd.read_csv(manifests["test"])["fold"].unique().tolist() == [5]
+    assert len(train) == 9
+    assert train["wav"].str.startswith("$data_root/audio/").all()
+    assert (train["ID"] + ".wav" == train["wav"].str.split("/").str[-1]).all()
+    assert np.allclose(train["duration"], 0.5)
+    assert not any(root in open(path).read() for path in manifests.values())
+
+
+def test_label_encoder_index_equals_target(esc50, tmp_path):
+    root, _ = esc50
+    save = str(tmp_path / "save")
+    manifests = prepare_esc50(root, save)
+    encoder = CategoricalEncoder.from_saved(
+        os.path.join(save, "label_encoder.txt")
+    )
+    assert len(encoder) == 3
+    for path in manifests.values():
+        table = pd.read_csv(path)
+        assert (
+            table["class_string"].map(encoder.lab2ind) == table["target"]
+        ).all()
+
+
+def test_esc10_keeps_esc10_rows_and_reindexes_in_target_order(tmp_path):
+    root = str(tmp_path / "ESC-50-master")
+    make_esc50_folder(root, n_classes=5, esc10_targets={1, 3, 4}, seconds=0.2)
+    save = str(tmp_path / "save")
+    manifests = prepare_esc50(root, save, subset="esc10")
+    table = pd.concat(pd.read_csv(path) for path in manifests.values())
+    assert sorted(table["esc50_target"].unique()) == [1, 3, 4]
+    pairs = table[["esc50_target", "target", "class_string"]].drop_duplicates()
+    assert sorted(pairs.values.tolist()) == [
+        [1, 0, "class_1"],
+        [3, 1, "class_3"],
+        [4, 2, "class_4"],
+    ]
+    encoder = CategoricalEncoder.from_saved(
+        os.path.join(save, "label_encoder.txt")
+    )
+    assert encoder.lab2ind == {"class_1": 0, "class_3": 1, "class_4": 2}
+    assert read_record(save)["classes"] == ["class_1", "class_3", "class_4"]
+
+
+def test_custom_folds(esc50, tmp_path):
+    root, _ = esc50
+    manifests = prepare_esc50(
+        root,
+        str(tmp_path / "save"),
+        train_folds=[2, 5],
+        valid_folds=1,
+        test_folds=[3, 4],
+    )
+    assert sorted(pd.read_csv(manifests["train"])["fold"].unique()) == [2, 5]
+    assert sorted(pd.read_csv(manifests["test"])["fold"].unique()) == [3, 4]
+
+
+def test_manifests_are_reused_with_same_options(esc50, tmp_path, monkeypatch):
+    root, _ = esc50
+    save = str(tmp_path / "save")
+    prepare_esc50(root, save)
+
+    def must_not_decode(path):
+        raise AssertionError(f"decoded {path} although nothing changed")
+
+    monkeypatch.setattr(prepare_module, "inspect_clip", must_not_decode)
+    prepare_esc50(root, save, train_folds=[3, 2, 1], valid_folds=4)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"train_folds": (1, 2)},
+        {"valid_folds": (3,), "train_folds": (1, 2)},
+        {"subset": "esc10"},
+        "data_folder",
+        "metadata",
+        "audio_file_removed",
+    ],
+    ids=str,
+)
+def test_manifests_are_remade_when_options_or_data_change(
+    esc50, tmp_path, change
+):
+    root, meta = esc50
+    save = str(tmp_path / "save")
+    prepare_esc50(root, save)
+    before = read_record(save)
+    options = {}
+    if isinstance(change, dict):
+        options = change
+    elif change == "data_folder":
+        moved = str(tmp_path / "moved")
+        shutil.copytree(root, moved)
+        root = moved
+    elif change == "metadata":
+        meta["take"] = "B"
+        write_meta(root, meta)
+    elif change == "audio_file_removed":
+        os.remove(os.path.join(root, "audio", meta["filename"][0]))
+    prepare_esc50(root, save, **options)
+    assert read_record(save) != before
+    if change == "audio_file_removed":
+        train = pd.read_csv(os.path.join(save, "train.csv"))
+        assert meta["filename"][0] not in (train["ID"] + ".wav").tolist()
+        assert len(train) == 8
+
+
+def test_interrupted_preparation_is_not_reused(esc50, tmp_path):
+    root, _ = esc50
+    save = str(tmp_path / "save")
+    prepare_esc50(root, save)
+    os.remove(os.path.join(save, "valid.csv"))
+    prepare_esc50(root, save)
+    assert os.path.isfile(os.path.join(save, "valid.csv"))
+
+
+@pytest.mark.parametrize(
+    "folds, message",
+    [
+        ({"train_folds": (1, 2), "valid_folds": (2,)}, "share fold"),
+        ({"test_folds": (3,)}, "share fold"),
+        ({"test_folds": (6,)}, "outside"),
+        ({"train_folds": (0, 1)}, "outside"),
+        ({"valid_folds": ()}, "empty"),
+        ({"valid_folds": ("four",)}, "fold numbers"),
+    ],
+)
+def test_bad_folds_fail_before_any_work(tmp_path, monkeypatch, folds, message):
+    def no_download(*args, **kwargs):
+        raise AssertionError("downloaded before checking the folds")
+
+    monkeypatch.setattr(prepare_module, "download_esc50", no_download)
+    save = tmp_path / "save"
+    with pytest.raises(ValueError, match=message):
+        prepare_esc50(str(tmp_path / "nothing"), str(save), **folds)
+    assert not save.exists()
+
+
+def test_unknown_subset_fails_before_any_work(tmp_path):
+    with pytest.raises(ValueError, match="esc20"):
+        prepare_esc50(
+            str(tmp_path / "nothing"), str(tmp_path / "s"), subset="esc20"
+        )
+
+
+def test_missing_metadata_names_the_path(esc50, tmp_path):
+    root, _ = esc50
+    os.remove(os.path.join(root, "meta", "esc50.csv"))
+    with pytest.raises(FileNotFoundError, match=r"meta/esc50\.csv"):
+        prepare_esc50(root, str(tmp_path / "save"))
+
+
+def test_missing_audio_folder_names_the_path(esc50, tmp_path):
+    root, _ = esc50
+    shutil.rmtree(os.path.join(root, "audio"))
+    with pytest.raises(FileNotFoundError, match=f"{root}/audio"):
+        prepare_esc50(root, str(tmp_path / "save"))
+
+
+def test_no_download_asked_says_where_to_put_the_data(tmp_path):
+    with pytest.raises(FileNotFoundError, match="ESC-50-master"):
+        prepare_esc50(
+            str(tmp_path / "empty"), str(tmp_path / "s"), download=False
+        )
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda meta: meta.drop(columns="category"), "category"),
+        (lambda meta: pd.concat([meta, meta.iloc[:1]]), "more than once"),
+        (lambda meta: meta.assign(fold="x"), "integers"),
+        (
+            lambda meta: meta.assign(
+                category=np.where(meta.index == 0, "odd", meta["category"])
+            ),
+            "several",
+        ),
+        (lambda meta: meta.assign(target=meta["target"] * 2), "without gaps"),
+    ],
+    ids=["no category", "repeated file", "fold text", "two names", "gaps"],
+)
+def test_bad_metadata_is_named(esc50, tmp_path, edit, message):
+    root, meta = esc50
+    write_meta(root, edit(meta))
+    with pytest.raises(ValueError, match=message) as error:
+        prepare_esc50(root, str(tmp_path / "save"))
+    assert "esc50.csv" in str(error.value)
+
+
+def test_esc10_with_no_esc10_rows_is_an_error(tmp_path):
+    root = str(tmp_path / "ESC-50-master")
+    make_esc50_folder(root, esc10_targets=(), seconds=0.1)
+    with pytest.raises(ValueError, match="ESC-10 subset is empty"):
+        prepare_esc50(root, str(tmp_path / "save"), subset="esc10")
+
+
+def write_bad_files(root, meta):
+    """Replace some fold-1..3 clips with broken files; return their names."""
+    audio = os.path.join(root, "audio")
+    names = meta["filename"].tolist()
+    corrupt, zero_bytes, no_frames, nan, missing = names[:5]
+    with open(os.path.join(audio, corrupt), "wb") as file:
+        file.write(b"RIFF\x00\x01garbage that is not a wav file")
+    open(os.path.join(audio, zero_bytes), "wb").close()
+    sf.write(os.path.join(audio, no_frames), np.zeros(0, np.float32), 44100)
+    samples = np.full(4410, 0.1, np.float32)
+    samples[100] = np.nan
+    sf.write(os.path.join(audio, nan), samples, 44100, subtype="FLOAT")
+    os.remove(os.path.join(audio, missing))
+    return {
+        "unreadable": [corrupt, zero_bytes],
+        "empty": [no_frames],
+        "non-finite samples": [nan],
+        "missing from disk": [missing],
+    }
+
+
+def test_bad_files_are_skipped_logged_and_counted(esc50, tmp_path, caplog):
+    root, meta = esc50
+    bad = write_bad_files(root, meta)
+    save = str(tmp_path / "save")
+    with caplog.at_level("WARNING"):
+        manifests = prepare_esc50(root, save)
+    train = pd.read_csv(manifests["train"])
+    assert len(train) == 9 - 5
+    kept = set(train["ID"] + ".wav")
+    assert not kept & {name for names in bad.values() for name in names}
+    report = read_record(save)["report"]["train"]
+    assert report["clips"] == 4
+    assert report["skipped"] == bad
+    assert "skipped 1 clip(s) missing from disk" in caplog.text
+    assert "skipped 2 clip(s) unreadable" in caplog.text
+    assert f"Skipping {bad['empty'][0]}: empty" in caplog.text
+
+
+def test_many_missing_files_are_summarised(tmp_path, caplog):
+    root = str(tmp_path / "ESC-50-master")
+    meta = make_esc50_folder(
+        root, n_classes=3, clips_per_class_per_fold=3, seconds=0.1
+    )
+    missing = meta[meta["fold"] == 4]["filename"].tolist()[:7]
+    for name in missing:
+        os.remove(os.path.join(root, "audio", name))
+    with caplog.at_level("WARNING"):
+        prepare_esc50(root, str(tmp_path / "save"))
+    assert "valid: skipped 7 clip(s) missing from disk" in caplog.text
+    assert "and 2 more" in caplog.text
+
+
+def test_split_without_usable_clip_is_an_error(esc50, tmp_path):
+    root, meta = esc50
+    for name in meta[meta["fold"] == 5]["filename"]:
+        os.remove(os.path.join(root, "audio", name))
+    with pytest.raises(
+        ValueError, match=r"test split \(folds \(5,\)\).*3 missing"
+    ):
+        prepare_esc50(root, str(tmp_path / "save"))
+
+
+def test_classes_absent_from_a_split_are_reported(esc50, tmp_path, caplog):
+    root, meta = esc50
+    for name in meta[(meta["fold"] == 5) & (meta["target"] > 0)]["filename"]:
+        os.remove(os.path.join(root, "audio", name))
+    with caplog.at_level("WARNING"):
+        prepare_esc50(root, str(tmp_path / "save"))
+    assert (
+        "test: no clip of 2 of the 3 classes (class_1, class_2)" in caplog.text
+    )
+
+
+def test_extra_metadata_columns_reach_the_manifests(esc50, tmp_path):
+    root, meta = esc50
+    meta["event_onset"] = 0.5
+    meta["event_offset"] = 1.5
+    meta["event_low_hz"] = 200.0
+    meta["event_high_hz"] = 900.0
+    meta["distractor_onset"] = np.where(meta.index % 2 == 0, 2.0, np.nan)
+    write_meta(root, meta)
+    manifests = prepare_esc50(root, str(tmp_path / "save"))
+    train = pd.read_csv(manifests["train"])
+    assert (train["event_high_hz"] == 900.0).all()
+    expected = meta.set_index("filename").loc[train["ID"] + ".wav"]
+    assert np.array_equal(
+        train["distractor_onset"].to_numpy(),
+        expected["distractor_onset"].to_numpy(),
+        equal_nan=True,
+    )
+
+
+def zip_dataset(source_root, archive, top="ESC-50-master"):
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for folder, _, files in os.walk(source_root):
+            for name in files:
+                path = os.path.join(folder, name)
+                relative = os.path.relpath(path, source_root)
+                zipped.write(path, os.path.join(top, relative))
+
+
+def test_empty_data_folder_is_downloaded_and_unpacked(
+    esc50, tmp_path, monkeypatch
+):
+    source, meta = esc50
+    archive = str(tmp_path / "master.zip")
+    zip_dataset(source, archive)
+    monkeypatch.setattr(
+        prepare_module, "download_esc50", partial(download_esc50, url=archive)
+    )
+    data_folder = str(tmp_path / "downloaded")
+    manifests = prepare_esc50(data_folder, str(tmp_path / "save"))
+    assert sorted(os.listdir(data_folder)) == ["audio", "meta"]
+    assert sorted(os.listdir(os.path.join(data_folder, "audio"))) == sorted(
+        meta["filename"]
+    )
+    assert len(pd.read_csv(manifests["train"])) == 9
+
+
+def test_download_failure_says_where_to_put_the_data(tmp_path):
+    data_folder = str(tmp_path / "ESC-50")
+    # Nothing listens on the discard port: fails at once, without network.
+    with pytest.raises(ConnectionError) as error:
+        download_esc50(data_folder, url="http://127.0.0.1:9/master.zip")
+    message = str(error.value)
+    assert "ESC-50-master" in message and data_folder in message
+    assert "github.com/karoldvl/ESC-50" in message
+    assert os.listdir(data_folder) == []
+
+
+@pytest.mark.parametrize("content", ["not a zip", "zip without metadata"])
+def test_bad_archive_is_a_clear_error(tmp_path, content):
+    archive = str(tmp_path / "master.zip")
+    if content == "not a zip":
+        with open(archive, "w") as file:
+            file.write("<html>rate limited</html>")
+    else:
+        with zipfile.ZipFile(archive, "w") as zipped:
+            zipped.writestr("ESC-50-master/README.md", "hello")
+    data_folder = str(tmp_path / "ESC-50")
+    with pytest.raises(ValueError, match="zip|not the ESC-50"):
+        download_esc50(data_folder, url=archive)
+    assert os.listdir(data_folder) == []
+
+
+def test_non_empty_folder_without_dataset_is_not_downloaded_into(
+    tmp_path, monkeypatch
+):
+    def no_download(*args, **kwargs):
+        raise AssertionError("downloaded into a folder that has other files")
+
+    monkeypatch.setattr(prepare_module, "download_esc50", no_download)
+    data_folder = tmp_path / "mine"
+    data_folder.mkdir()
+    (data_folder / "notes.txt").write_text("keep me")
+    with pytest.raises(FileNotFoundError, match="metadata file not found"):
+        prepare_esc50(str(data_folder), str(tmp_path / "save"))
+
+
+def test_command_line(esc50, tmp_path, monkeypatch, capsys):
+    root, _ = esc50
+    save = str(tmp_path / "save")
+    script = os.path.join(REPO, "recipes", "ESC50", "esc50_prepare.py")
+    argv = [script, root, save, "--subset", "esc10", "--no-download"]
+    monkeypatch.setattr(sys, "argv", argv)
+    runpy.run_path(script, run_name="__main__")
+    assert f"train: {save}/train.csv" in capsys.readouterr().out
+    assert read_record(save)["options"]["subset"] == "esc10"

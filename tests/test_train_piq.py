@@ -1,0 +1,147 @@
+"""End-to-end runs of ``train_piq.py`` on a tiny generated ESC-50 folder."""
+
+import json
+import os
+import sys
+
+import pytest
+import torch
+from esc50_factory import make_esc50_folder
+from speechbrain.lobes.models.ECAPA_TDNN import Classifier
+
+from speechbrain_piq.classifiers.conv2d import Conv2dAudioClassifier
+from speechbrain_piq.classifiers.pretrained import save_pretrained_classifier
+from speechbrain_piq.lobes.models.PIQ import Conv2dEncoder_v2
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+import train_piq  # noqa: E402
+
+N_CLASSES = 3
+EXPECTED_METRICS = {
+    "fid_in",
+    "faithfulness",
+    "ai",
+    "ad",
+    "ag",
+    "sps",
+    "comp",
+    "accuracy",
+    "loss",
+    "rec_loss",
+    "vq_loss",
+    "commit_loss",
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_setup(tmp_path_factory):
+    """A 3-class ESC-50 folder and a random tiny conv2d classifier."""
+    root = tmp_path_factory.mktemp("piq")
+    make_esc50_folder(
+        str(root / "data"), n_classes=N_CLASSES, clips_per_class_per_fold=1
+    )
+    torch.manual_seed(0)
+    classifier = Conv2dAudioClassifier(
+        Conv2dEncoder_v2(dim=8),
+        Classifier(input_size=8, out_neurons=N_CLASSES, lin_blocks=1),
+    )
+    paths = save_pretrained_classifier(classifier, str(root / "classifier"))
+    return root, paths
+
+
+def tiny_args(root, paths, run_name, *extra):
+    """Command-line arguments for a fast CPU run."""
+    return [
+        os.path.join(REPO, "hparams", "piq.yaml"),
+        "--data_folder",
+        str(root / "data"),
+        "--output_folder",
+        str(root / run_name),
+        "--embedding_model_path",
+        paths["embedding_model"],
+        "--classifier_model_path",
+        paths["classifier"],
+        "--embedding_dim",
+        "8",
+        "--out_n_neurons",
+        str(N_CLASSES),
+        "--K",
+        "12",
+        "--clip_seconds",
+        "1.0",
+        "--batch_size",
+        "3",
+        "--num_workers",
+        "0",
+        "--number_of_epochs",
+        "1",
+        "--n_interpretations",
+        "2",
+        "--interpret_period",
+        "1",
+        *extra,
+    ]
+
+
+def test_tiny_run_trains_evaluates_and_writes_outputs(tiny_setup):
+    root, paths = tiny_setup
+    train_piq.main(tiny_args(root, paths, "run", "--fidelity_loss_coef", "0.5"))
+    run = root / "run"
+    with open(run / "test_metrics.json") as metrics_file:
+        metrics = json.load(metrics_file)
+    assert EXPECTED_METRICS | {"fidelity_loss"} <= set(metrics)
+    assert all(value == value for value in metrics.values()), (
+        f"NaN in {metrics}"
+    )
+    assert 0 <= metrics["fid_in"] <= 1
+    clips = sorted(os.listdir(run / "interpretations" / "test"))
+    assert len(clips) == 2
+    for clip in clips:
+        files = set(os.listdir(run / "interpretations" / "test" / clip))
+        assert files == {
+            "original.wav",
+            "interpretation.wav",
+            "interpretation.png",
+        }
+    assert os.listdir(run / "interpretations" / "valid_epoch1")
+    assert (run / "train_log.txt").read_text().count("fid_in") >= 2
+
+
+def test_wrong_class_count_is_a_clear_error(tiny_setup):
+    root, paths = tiny_setup
+    args = tiny_args(root, paths, "wrong_classes")
+    args[args.index("--out_n_neurons") + 1] = "5"
+    with pytest.raises(ValueError, match="3 classes.*out_n_neurons: 5"):
+        train_piq.main(args)
+
+
+def test_missing_classifier_checkpoint_is_a_clear_error(tiny_setup):
+    root, paths = tiny_setup
+    args = tiny_args(root, paths, "missing_ckpt")
+    args[args.index("--classifier_model_path") + 1] = str(root / "nope.ckpt")
+    with pytest.raises(FileNotFoundError, match="nope.ckpt"):
+        train_piq.main(args)
+
+
+def test_psi_dim_mismatch_is_a_clear_error(tiny_setup):
+    root, paths = tiny_setup
+    args = tiny_args(root, paths, "dim_mismatch")
+    hparams = (
+        open(args[0])
+        .read()
+        .replace("dim: !ref <embedding_dim>\n    K:", "dim: 16\n    K:")
+    )
+    yaml_path = root / "psi_dim16.yaml"
+    yaml_path.write_text(hparams)
+    args[0] = str(yaml_path)
+    with pytest.raises(ValueError, match="8 channels.*dim=16"):
+        train_piq.main(args)
+
+
+def test_k_that_cannot_be_split_is_a_clear_error(tiny_setup):
+    root, paths = tiny_setup
+    args = tiny_args(root, paths, "bad_k")
+    args[args.index("--K") + 1] = "2"
+    with pytest.raises(ValueError, match="among 3 classes"):
+        train_piq.main(args)

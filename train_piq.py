@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Trains a PIQ interpreter for a frozen ESC-50 audio classifier.
+
+    python train_piq.py hparams/piq.yaml --data_folder=/path/to/ESC-50-master
+    python train_piq.py hparams/piq_vit.yaml --data_folder=... --K 512
+
+Prepares the data (main process only), loads the classifier, trains PSI,
+then evaluates the best checkpoint on the test folds, writing
+``test_metrics.json`` and listening outputs under ``output_folder``.
+"""
+
+import sys
+
+import speechbrain as sb
+from hyperpyyaml import load_hyperpyyaml
+from speechbrain.utils.distributed import run_on_main
+
+from speechbrain_piq.brain import PIQBrain
+from speechbrain_piq.classifiers.pretrained import load_pretrained_classifier
+from speechbrain_piq.dataio.datasets import dataio_prep
+from speechbrain_piq.dataio.esc50_prepare import prepare_esc50
+from speechbrain_piq.recipe import (
+    check_label_count,
+    check_recipe_hparams,
+    tensorboard_logger,
+)
+
+
+def main(argv):
+    """Runs the recipe for the command-line arguments ``argv``."""
+    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    sb.utils.distributed.ddp_init_group(run_opts)
+    with open(hparams_file, encoding="utf-8") as fin:
+        hparams = load_hyperpyyaml(fin, overrides)
+    check_recipe_hparams(hparams)
+    sb.create_experiment_directory(
+        experiment_directory=hparams["output_folder"],
+        hyperparams_to_save=hparams_file,
+        overrides=overrides,
+    )
+    manifests = run_on_main(
+        prepare_esc50,
+        kwargs={
+            "data_folder": hparams["data_folder"],
+            "save_folder": hparams["save_folder"],
+            "train_folds": hparams["train_folds"],
+            "valid_folds": hparams["valid_folds"],
+            "test_folds": hparams["test_folds"],
+            "subset": hparams["subset"],
+            "download": hparams["download"],
+        },
+    )
+    datasets, label_encoder = dataio_prep(
+        manifests,
+        hparams["data_folder"],
+        hparams["save_folder"],
+        sample_rate=hparams["sample_rate"],
+        clip_seconds=hparams["clip_seconds"],
+        use_clip_cache=hparams["use_clip_cache"],
+    )
+    hparams["label_encoder"] = label_encoder
+    check_label_count(label_encoder, hparams["out_n_neurons"])
+    load_pretrained_classifier(
+        hparams["pretrainer"],
+        hparams["audio_classifier"],
+        hparams["out_n_neurons"],
+    )
+    hparams["tensorboard_logger"] = tensorboard_logger(hparams)
+
+    brain = PIQBrain(
+        modules=hparams["modules"],
+        opt_class=hparams["opt_class"],
+        hparams=hparams,
+        run_opts=run_opts,
+        checkpointer=hparams["checkpointer"],
+    )
+    brain.fit(
+        hparams["epoch_counter"],
+        datasets["train"],
+        datasets["valid"],
+        train_loader_kwargs=hparams["dataloader_options"],
+        valid_loader_kwargs=hparams["eval_dataloader_options"],
+    )
+    brain.evaluate(
+        datasets["test"], test_loader_kwargs=hparams["eval_dataloader_options"]
+    )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
