@@ -33,6 +33,10 @@ setup(
         "huggingface_hub>=0.20",
     ],
     extras_require={
-        "dev": ["pytest>=7", "ruff>=0.4"],
+        "dev": ["pytest>=7", "ruff>=0.4", "quantus>=0.6,<0.7"],
+        "tensorboard": ["tensorboard"],
+    },
+    entry_points={
+        "console_scripts": ["speechbrain-piq=speechbrain_piq.cli:main"],
     },
 )

@@ -171,6 +171,8 @@ class PIQBrain(sb.Brain):
                     if hasattr(batch, "distractor_region")
                     else None,
                     sample_rate=self.hparams.sample_rate,
+                    hop_length_ms=self.hparams.hop_length,
+                    n_fft=self.hparams.n_fft,
                 )
             )
         self.stage_metrics.append(scores)
@@ -238,6 +240,8 @@ class PIQBrain(sb.Brain):
                 path = os.path.join(
                     self.hparams.output_folder, "test_metrics.json"
                 )
+                # NaN (a metric no clip defines) becomes JSON null.
+                stats = {k: None if v != v else v for k, v in stats.items()}
                 with open(path, "w", encoding="utf-8") as out:
                     json.dump(stats, out, indent=2)
 

@@ -106,6 +106,13 @@ def test_non_finite_samples_never_reach_the_clip(tmp_path, caplog):
     assert "non-finite samples set to 0" in caplog.text and path in caplog.text
 
 
+def test_file_emptied_after_prepare_is_a_clear_error(tmp_path):
+    path = str(tmp_path / "emptied.wav")
+    sf.write(path, np.zeros(0, np.float32), RATE)
+    with pytest.raises(ValueError, match="emptied.wav holds no samples"):
+        ClipLoader(RATE, SECONDS)(path)
+
+
 def test_unreadable_file_error_names_it(tmp_path):
     path = str(tmp_path / "broken.wav")
     with open(path, "wb") as file:

@@ -14,6 +14,7 @@ import pytest
 import soundfile as sf
 from esc50_factory import make_esc50_folder
 from speechbrain.dataio.encoder import CategoricalEncoder
+from speechbrain.utils.distributed import run_on_main
 
 from speechbrain_piq.dataio import esc50_prepare as prepare_module
 from speechbrain_piq.dataio.esc50_download import download_esc50
@@ -418,3 +419,12 @@ def test_command_line(esc50, tmp_path, monkeypatch, capsys):
     runpy.run_path(script, run_name="__main__")
     assert f"train: {save}/train.csv" in capsys.readouterr().out
     assert read_record(save)["options"]["subset"] == "esc10"
+
+
+def test_runs_under_run_on_main(esc50, tmp_path):
+    root, _ = esc50
+    save = str(tmp_path / "save")
+    manifests = run_on_main(
+        prepare_esc50, kwargs={"data_folder": root, "save_folder": save}
+    )
+    assert manifests["valid"] == os.path.join(save, "valid.csv")

@@ -202,20 +202,23 @@ def test_encoder_and_resblock_match_upstream():
 
 
 def test_class_partitioning_builds_no_per_position_mask(monkeypatch):
-    """The partition mask is [B, K], never [B*H*W, K]."""
+    """The partition is a [num_classes, K] table built once per setting,
+    never a [B*H*W, K] mask; each clip gathers its class's row."""
+    from speechbrain_piq.lobes.models import quantization
+
     seen = []
-    original = ours.get_irrelevant_regions
+    original = quantization.get_irrelevant_regions
 
     def spy(labels, *args, **kwargs):
         seen.append(labels.shape)
         return original(labels, *args, **kwargs)
 
-    monkeypatch.setattr(
-        "speechbrain_piq.lobes.models.quantization.get_irrelevant_regions", spy
-    )
+    monkeypatch.setattr(quantization, "get_irrelevant_regions", spy)
+    quantization._partition_table.cache_clear()
     vq = ours.VQEmbedding(64, 8, numclasses=4)
-    vq(torch.randn(3, 8, 13, 16), torch.tensor([0, 1, 3]))
-    assert seen == [torch.Size([3])]
+    for _ in range(3):
+        vq(torch.randn(3, 8, 13, 16), torch.tensor([0, 1, 3]))
+    assert seen == [torch.Size([4])]
 
 
 def test_bad_input_errors_name_the_values():

@@ -7,12 +7,8 @@ event, so that PIQ runs end to end and its masks can be scored against
 the truth (``speechbrain_piq.metrics.localisation``).
 """
 
-from speechbrain_piq.demo.dataset import (
-    DEMO_COLUMNS,
-    DemoClip,
-    make_demo_clip,
-    make_demo_dataset,
-)
+from speechbrain_piq.demo.clips import DemoClip, make_demo_clip, region_of
+from speechbrain_piq.demo.dataset import DEMO_COLUMNS, make_demo_dataset
 from speechbrain_piq.demo.events import DEMO_CATEGORIES
 
 __all__ = [
@@ -21,4 +17,5 @@ __all__ = [
     "DemoClip",
     "make_demo_clip",
     "make_demo_dataset",
+    "region_of",
 ]

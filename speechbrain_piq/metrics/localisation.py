@@ -12,6 +12,10 @@ The grid follows SpeechBrain's centred ``STFT``: frame ``t`` sits at
 cell belongs to a box when its frame time and bin frequency both lie
 within the box, edges included. Masks shorter than the spectrogram (the
 PIQ decoder gives 417 of 431 frames) cover its first frames.
+
+Scores are per clip; ``speechbrain_piq.metrics.stage_stats.StageMetrics``
+averages them over a stage, leaving out the NaN ``distractor_mass`` of
+clips without a distractor.
 """
 
 import math
@@ -66,9 +70,8 @@ def region_to_tf_mask(
         )
     regions = regions.to(torch.promote_types(regions.dtype, torch.float32))
     grid = {"device": regions.device, "dtype": regions.dtype}
-    frame_s = torch.arange(n_frames, **grid) * _hop_s(
-        sample_rate, hop_length_ms
-    )
+    hop_s = _hop_s(sample_rate, hop_length_ms)
+    frame_s = torch.arange(n_frames, **grid) * hop_s  # [T]
     bin_hz = torch.arange(n_bins, **grid) * (sample_rate / n_fft)  # [F]
     onset, offset, low, high = regions.unsqueeze(-1).unbind(1)  # each [B, 1]
     in_time = (frame_s >= onset) & (frame_s <= offset)  # [B, T]
@@ -174,43 +177,6 @@ def localisation_scores(
             no_distractor, math.nan
         )
     return scores
-
-
-def average_localisation_scores(scores):
-    """Averages per-clip scores over clips, ignoring NaN.
-
-    Arguments
-    ---------
-    scores : dict or list of dict
-        Per-clip scores as returned by ``localisation_scores``, or a list
-        of such dicts (one per batch), concatenated first.
-
-    Returns
-    -------
-    dict of str to float or None
-        The mean of each score over the clips where it is defined; None
-        where no clip defines it (e.g. ``distractor_mass`` with no
-        distractor anywhere), which ``json.dump`` writes as ``null``.
-
-    Example
-    -------
-    >>> batches = [
-    ...     {"loc_recall": torch.tensor([1.0, 0.5]),
-    ...      "distractor_mass": torch.tensor([0.2, float("nan")])},
-    ...     {"loc_recall": torch.tensor([0.0]),
-    ...      "distractor_mass": torch.tensor([float("nan")])},
-    ... ]
-    >>> average_localisation_scores(batches)
-    {'loc_recall': 0.5, 'distractor_mass': 0.2...}
-    """
-    if isinstance(scores, dict):
-        scores = [scores]
-    averages = {}
-    for name in scores[0]:
-        values = torch.cat([batch[name].detach().flatten() for batch in scores])
-        mean = values.nanmean()
-        averages[name] = None if mean.isnan() else float(mean)
-    return averages
 
 
 def _hop_s(sample_rate, hop_length_ms):

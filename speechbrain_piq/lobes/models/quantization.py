@@ -16,6 +16,8 @@ Authors
  * speechbrain-piq contributors, after Cem Subakan and Francesco Paissan
 """
 
+import functools
+
 import torch
 import torch.nn as nn
 from torch.autograd import Function
@@ -111,12 +113,23 @@ def _check_labels(labels, batch_size, num_classes):
             f"got {labels.numel()} labels for a batch of {batch_size} "
             "representations: pass one label per clip."
         )
-    low, high = labels.min().item(), labels.max().item()
+    # One device sync for both bounds.
+    low, high = torch.stack(torch.aminmax(labels.float())).tolist()
     if low < 0 or high >= num_classes:
         raise ValueError(
             f"labels must lie in [0, {num_classes}) (num_classes = "
             f"{num_classes}) but range from {low:g} to {high:g}."
         )
+
+
+@functools.lru_cache(maxsize=64)
+def _partition_table(K, num_classes, shared_keys, training, device):
+    """``[num_classes, K]`` irrelevant-key mask, built once per setting and
+    device, so each call only gathers one row per clip."""
+    classes = torch.arange(num_classes, dtype=torch.float32)
+    stage = "TRAIN" if training else "VALID"
+    table = get_irrelevant_regions(classes, K, num_classes, shared_keys, stage)
+    return table.to(device)
 
 
 def nearest_code_indices(
@@ -186,13 +199,10 @@ def nearest_code_indices(
         if activate_class_partitioning:
             check_partition(K, num_classes, shared_keys)
             _check_labels(labels, batch_size, num_classes)
-            irrelevant = get_irrelevant_regions(
-                labels,
-                K,
-                num_classes,
-                N_shared=shared_keys,
-                stage="TRAIN" if training else "VALID",
+            table = _partition_table(
+                K, num_classes, shared_keys, bool(training), distances.device
             )
+            irrelevant = table[labels.reshape(-1).long()]
             distances.view(batch_size, -1, K).masked_fill_(
                 irrelevant.unsqueeze(1), float("inf")
             )

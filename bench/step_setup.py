@@ -1,0 +1,268 @@
+"""Builds our ``PIQBrain`` and the upstream-equivalent Brain side by side.
+
+Both interpret the same randomly initialised classifier (two copies with
+identical weights: ours is frozen, upstream's keeps its autograd graph) with
+PSI modules holding identical weights (upstream's class loads our
+``state_dict``, whose keys it shares). PIQ settings come from the recipe's
+``hparams/piq.yaml`` so the benchmark measures the defaults users run.
+"""
+
+import copy
+import os
+import tempfile
+
+import torch
+from hyperpyyaml import load_hyperpyyaml
+from speechbrain.dataio.batch import PaddedBatch
+from speechbrain.lobes.models import PIQ as upstream_piq
+from speechbrain.lobes.models.ECAPA_TDNN import Classifier
+from transformers import (
+    FocalNetBackbone,
+    FocalNetConfig,
+    ViTConfig,
+    ViTModel,
+)
+from upstream_step import UpstreamPIQBrain
+
+from speechbrain_piq.brain import PIQBrain
+from speechbrain_piq.classifiers import (
+    Conv2dAudioClassifier,
+    FocalNetAudioClassifier,
+    ViTAudioClassifier,
+)
+from speechbrain_piq.lobes.models import PIQ as our_piq
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PIQ_HPARAMS = os.path.join(REPO, "hparams", "piq.yaml")
+
+# Batch sizes of the recipes (piq.yaml; piq_vit/piq_focalnet use 6 clips)
+# and each backbone's PSI class.
+CONFIGS = {
+    "conv2d": {"batch_size": 16, "psi": "VectorQuantizedPSI_Audio"},
+    "vit": {"batch_size": 6, "psi": "VectorQuantizedPSIViT_Audio"},
+    "focalnet": {"batch_size": 6, "psi": "VectorQuantizedPSIFocalNet_Audio"},
+}
+
+
+def piq_defaults(overrides=None):
+    """The recipe's hparams (``hparams/piq.yaml``), without data or outputs.
+
+    Arguments
+    ---------
+    overrides : dict, optional
+        Keys to override, as on the recipe's command line.
+
+    Returns
+    -------
+    dict
+        The loaded hparams; outputs go to a temporary folder.
+    """
+    output_folder = tempfile.mkdtemp(prefix="piq_bench_")
+    settings = {"data_folder": output_folder, "output_folder": output_folder}
+    settings.update(overrides or {})
+    with open(PIQ_HPARAMS, encoding="utf-8") as fin:
+        return load_hyperpyyaml(fin, settings)
+
+
+def build_classifier(name, n_classes, tiny=False):
+    """A randomly initialised audio classifier with the real geometry
+    (``tiny=True``: a few channels, for tests).
+
+    Arguments
+    ---------
+    name : str
+        ``conv2d``, ``vit`` or ``focalnet``.
+    n_classes : int
+        Classifier outputs.
+    tiny : bool
+        Shrink the backbone (same interfaces and map sizes).
+
+    Returns
+    -------
+    classifier : speechbrain_piq.classifiers.AudioClassifier
+    dim : int
+        Channels of its representation (PSI's ``dim``).
+    """
+    if name == "conv2d":
+        dim = 16 if tiny else 256
+        backbone = our_piq.Conv2dEncoder_v2(dim=dim)
+        adapter = Conv2dAudioClassifier
+    elif name == "vit":
+        config = (
+            ViTConfig(
+                hidden_size=32,
+                num_hidden_layers=1,
+                num_attention_heads=2,
+                intermediate_size=64,
+            )
+            if tiny
+            else ViTConfig()  # google/vit-base-patch16-224's geometry
+        )
+        dim, backbone, adapter = (
+            config.hidden_size,
+            ViTModel(config),
+            ViTAudioClassifier,
+        )
+    elif name == "focalnet":
+        # microsoft/focalnet-base's geometry, or a tiny one with 4 stages
+        config = (
+            FocalNetConfig(
+                embed_dim=4, depths=[1, 1, 1, 1], hidden_sizes=[8, 16, 32, 32]
+            )
+            if tiny
+            else FocalNetConfig(
+                embed_dim=128,
+                depths=[2, 2, 18, 2],
+                focal_levels=[3, 3, 3, 3],
+                focal_windows=[3, 3, 3, 3],
+                hidden_sizes=[256, 512, 1024, 1024],
+            )
+        )
+        dim, backbone, adapter = (
+            config.hidden_sizes[-1],
+            FocalNetBackbone(config),
+            FocalNetAudioClassifier,
+        )
+    else:
+        raise ValueError(
+            f"unknown classifier {name!r}; choose one of {sorted(CONFIGS)}"
+        )
+    head = Classifier(input_size=dim, out_neurons=n_classes, lin_blocks=1)
+    return adapter(backbone, head), dim
+
+
+def build_brains(
+    name,
+    device="cpu",
+    run_opts=None,
+    channels_last=False,
+    tiny=False,
+    hparams=None,
+):
+    """Our ``PIQBrain`` and the upstream-equivalent Brain, same weights.
+
+    Arguments
+    ---------
+    name : str
+        Classifier backbone (a key of ``CONFIGS``).
+    device : str
+        Device of both Brains.
+    run_opts : dict, optional
+        Extra SpeechBrain run options for ours (``precision``,
+        ``compile``...); upstream always runs in fp32, uncompiled.
+    channels_last : bool
+        Our PSI and classifier weights in channels-last memory format.
+    tiny : bool
+        Tiny classifier and PSI, for tests.
+    hparams : dict, optional
+        Loaded ``piq.yaml`` (default: ``piq_defaults()``).
+
+    Returns
+    -------
+    ours : speechbrain_piq.brain.PIQBrain
+    upstream : upstream_step.UpstreamPIQBrain
+        Both with optimizers initialised and modules in training mode.
+    """
+    hparams = hparams if hparams is not None else piq_defaults()
+    n_classes = hparams["out_n_neurons"]
+    classifier, dim = build_classifier(name, n_classes, tiny)
+    psi_options = {
+        "dim": dim,
+        "K": hparams["K"],
+        "numclasses": n_classes,
+        "shared_keys": hparams["shared_keys"],
+        "activate_class_partitioning": hparams["activate_class_partitioning"],
+        "use_adapter": hparams["use_adapter"],
+        "adapter_reduce_dim": hparams["adapter_reduce_dim"],
+    }
+    psi_class = CONFIGS[name]["psi"]
+    our_psi = getattr(our_piq, psi_class)(**psi_options)
+    upstream_psi = getattr(upstream_piq, psi_class)(**psi_options)
+    upstream_psi.load_state_dict(our_psi.state_dict())
+
+    shared = {
+        "mask_th": hparams["mask_th"],
+        "rec_loss_coef": hparams["rec_loss_coef"],
+    }
+    ours = PIQBrain(
+        modules={
+            "psi": our_psi,
+            "compute_features": hparams["compute_features"],
+            "compute_istft": hparams["compute_istft"],
+        },
+        opt_class=hparams["opt_class"],
+        hparams={
+            **shared,
+            "audio_classifier": classifier,
+            "fidelity_loss_coef": hparams["fidelity_loss_coef"],
+            # No listening outputs: the benchmark times the metrics only.
+            "n_interpretations": 0,
+            "sample_rate": hparams["sample_rate"],
+        },
+        run_opts={
+            "device": device,
+            "skip_nonfinite_grads": hparams["skip_nonfinite_grads"],
+            **(run_opts or {}),
+        },
+    )
+    upstream = UpstreamPIQBrain(
+        modules={
+            "psi": upstream_psi,
+            "compute_features": copy.deepcopy(hparams["compute_features"]),
+            "compute_istft": copy.deepcopy(hparams["compute_istft"]),
+        },
+        opt_class=hparams["opt_class"],
+        hparams={**shared, "audio_classifier": copy.deepcopy(classifier)},
+        run_opts={"device": device},
+    )
+    if channels_last:
+        # Before on_fit_start, so compilation sees the final layout.
+        our_psi.to(memory_format=torch.channels_last)
+        classifier.to(memory_format=torch.channels_last)
+    for brain in (ours, upstream):
+        brain.on_fit_start()
+        brain.modules.train()
+    return ours, upstream
+
+
+def synthetic_batch(batch_size, seconds, sample_rate, n_classes, seed=0):
+    """A batch of random clips shaped as the recipe's data loader makes it.
+
+    Arguments
+    ---------
+    batch_size : int
+        Number of clips.
+    seconds : float
+        Clip length.
+    sample_rate : int
+        Samples per second.
+    n_classes : int
+        Labels are drawn from ``range(n_classes)``.
+    seed : int
+        Seed of the clips and labels.
+
+    Returns
+    -------
+    speechbrain.dataio.batch.PaddedBatch
+        With ``id``, ``sig`` and ``class_string_encoded``, on the CPU.
+
+    Example
+    -------
+    >>> batch = synthetic_batch(2, 0.5, 16000, 50)
+    >>> print(batch.sig.data.shape, batch.class_string_encoded.data.shape)
+    torch.Size([2, 8000]) torch.Size([2, 1])
+    """
+    generator = torch.Generator().manual_seed(seed)
+    samples = int(seconds * sample_rate)
+    wavs = torch.randn(batch_size, samples, generator=generator) * 0.1
+    labels = torch.randint(0, n_classes, (batch_size,), generator=generator)
+    return PaddedBatch(
+        [
+            {
+                "id": f"clip{index}",
+                "sig": wav,
+                "class_string_encoded": label.view(1),
+            }
+            for index, (wav, label) in enumerate(zip(wavs, labels))
+        ]
+    )

@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""Trains an ESC-50 (or ESC-10) audio classifier for PIQ to explain.
+
+    python recipes/ESC50/train_classifier.py \
+        recipes/ESC50/hparams/conv2d_classifier.yaml \
+        --data_folder=/path/to/ESC-50-master [--subset=esc10]
+
+The backbone is whatever ``audio_classifier`` the hparams build (conv2d,
+ViT, FocalNet); the features are the PIQ recipe's log-power STFT, so PIQ sees
+exactly the inputs the classifier was trained on. Training keeps the
+checkpoint with the lowest validation error (and resumes on rerun), tests
+it, writes the test accuracy to ``test_metrics_file`` and the two
+``Pretrainer`` files ``embedding_model.ckpt`` and ``classifier.ckpt`` (plus
+``label_encoder.txt``) into ``pretrained_folder``.
+"""
+
+import json
+import os
+import sys
+
+import speechbrain as sb
+import torch
+from hyperpyyaml import load_hyperpyyaml
+from speechbrain.utils.distributed import if_main_process, run_on_main
+from speechbrain.utils.logger import get_logger
+
+from speechbrain_piq.classifiers import save_pretrained_classifier
+from speechbrain_piq.dataio.datasets import dataio_prep
+from speechbrain_piq.dataio.esc50_prepare import (
+    LABEL_ENCODER_FILE,
+    prepare_esc50,
+)
+from speechbrain_piq.recipe import check_label_count
+
+logger = get_logger(__name__)
+
+
+class ClassifierBrain(sb.Brain):
+    """Trains ``audio_classifier`` on log-power spectrograms of clips."""
+
+    def compute_forward(self, batch, stage):
+        """Computes the class scores (and the mixup used, in training)."""
+        batch = batch.to(self.device)
+        wavs, lens = batch.sig
+        logpower, _ = self.modules.compute_features(wavs)
+        mix = None
+        if stage == sb.Stage.TRAIN:
+            logpower, _ = self.hparams.spec_augment(logpower, lens)
+            if self.hparams.mixup_alpha > 0:
+                logpower, mix = self.mix_batch(logpower)
+        return self.modules.audio_classifier(logpower).logits, mix
+
+    def mix_batch(self, logpower):
+        """Blends every spectrogram with another one of the batch (mixup).
+
+        Returns the mixed batch and ``(weight, partner)``: example ``i`` is
+        ``weight * x[i] + (1 - weight) * x[partner[i]]``.
+        """
+        alpha = self.hparams.mixup_alpha
+        weight = torch.distributions.Beta(alpha, alpha).sample().item()
+        partner = torch.randperm(len(logpower), device=logpower.device)
+        mixed = weight * logpower + (1 - weight) * logpower[partner]
+        return mixed, (weight, partner)
+
+    def compute_objectives(self, predictions, batch, stage):
+        """Computes the loss (weighted over both labels under mixup)."""
+        logits, mix = predictions
+        targets, _ = batch.class_string_encoded
+        # b 1 n: SpeechBrain's losses expect one "frame" per clip
+        scores = logits.unsqueeze(1)
+        loss = self.hparams.compute_cost(scores, targets)
+        if mix is not None:
+            weight, partner = mix
+            partner_loss = self.hparams.compute_cost(scores, targets[partner])
+            loss = weight * loss + (1 - weight) * partner_loss
+        if stage != sb.Stage.TRAIN:
+            self.error_metrics.append(batch.id, scores, targets)
+        return loss
+
+    def on_stage_start(self, stage, epoch=None):
+        """Starts a fresh error tracker for validation and test."""
+        if stage != sb.Stage.TRAIN:
+            self.error_metrics = self.hparams.error_stats()
+
+    def on_stage_end(self, stage, stage_loss, epoch=None):
+        """Logs, anneals the learning rate, checkpoints, writes test metrics."""
+        if stage == sb.Stage.TRAIN:
+            self.train_stats = {"loss": stage_loss}
+            return
+        error = self.error_metrics.summarize("average")
+        stats = {"loss": stage_loss, "error": error, "accuracy": 1 - error}
+        if stage == sb.Stage.VALID:
+            old_lr, new_lr = self.hparams.lr_annealing(epoch)
+            sb.nnet.schedulers.update_learning_rate(self.optimizer, new_lr)
+            self.hparams.train_logger.log_stats(
+                stats_meta={"epoch": epoch, "lr": old_lr},
+                train_stats=self.train_stats,
+                valid_stats=stats,
+            )
+            self.checkpointer.save_and_keep_only(meta=stats, min_keys=["error"])
+            return
+        epoch_loaded = self.hparams.epoch_counter.current
+        self.hparams.train_logger.log_stats(
+            stats_meta={"epoch loaded": epoch_loaded}, test_stats=stats
+        )
+        logger.info(
+            f"Test accuracy {stats['accuracy']:.4f} on "
+            f"{len(self.error_metrics.ids)} clips"
+        )
+        if if_main_process():
+            with open(
+                self.hparams.test_metrics_file, "w", encoding="utf-8"
+            ) as metrics_file:
+                json.dump(
+                    {
+                        **stats,
+                        "n_clips": len(self.error_metrics.ids),
+                        "epoch_loaded": epoch_loaded,
+                        "subset": self.hparams.subset,
+                    },
+                    metrics_file,
+                    indent=2,
+                )
+
+
+def main(argv):
+    """Prepares the data, trains, tests and writes the pretrained files."""
+    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    sb.utils.distributed.ddp_init_group(run_opts)
+    with open(hparams_file, encoding="utf-8") as fin:
+        hparams = load_hyperpyyaml(fin, overrides)
+    sb.create_experiment_directory(
+        experiment_directory=hparams["output_folder"],
+        hyperparams_to_save=hparams_file,
+        overrides=overrides,
+    )
+    manifests = run_on_main(
+        prepare_esc50,
+        kwargs={
+            "data_folder": hparams["data_folder"],
+            "save_folder": hparams["save_folder"],
+            "train_folds": hparams["train_folds"],
+            "valid_folds": hparams["valid_folds"],
+            "test_folds": hparams["test_folds"],
+            "subset": hparams["subset"],
+            "download": hparams["download"],
+        },
+    )
+    datasets, label_encoder = dataio_prep(
+        manifests,
+        hparams["data_folder"],
+        hparams["save_folder"],
+        sample_rate=hparams["sample_rate"],
+        clip_seconds=hparams["clip_seconds"],
+        use_clip_cache=hparams["use_clip_cache"],
+    )
+    check_label_count(label_encoder, hparams["out_n_neurons"])
+
+    brain = ClassifierBrain(
+        modules=hparams["modules"],
+        opt_class=hparams["opt_class"],
+        hparams=hparams,
+        run_opts=run_opts,
+        checkpointer=hparams["checkpointer"],
+    )
+    brain.fit(
+        hparams["epoch_counter"],
+        datasets["train"],
+        datasets["valid"],
+        train_loader_kwargs=hparams["train_dataloader_options"],
+        valid_loader_kwargs=hparams["test_dataloader_options"],
+    )
+    brain.evaluate(
+        datasets["test"],
+        min_key="error",
+        test_loader_kwargs=hparams["test_dataloader_options"],
+    )
+    # evaluate() loaded the best validation checkpoint: publish that one
+    paths = save_pretrained_classifier(
+        hparams["audio_classifier"], hparams["pretrained_folder"]
+    )
+    run_on_main(
+        label_encoder.save,
+        args=[os.path.join(hparams["pretrained_folder"], LABEL_ENCODER_FILE)],
+    )
+    logger.info(f"Pretrained classifier files: {paths}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,278 @@
+"""The ``speechbrain-piq`` command: interpret audio files, export a run.
+
+::
+
+    speechbrain-piq interpret clip.wav more.wav --source DIR_OR_REPO --out out/
+    speechbrain-piq export RUN_DIR OUT_DIR [--push OWNER/NAME]
+
+Bad input ends the command with exit status 1 and one line on stderr
+saying what is wrong and how to fix it, never a traceback.
+"""
+
+import argparse
+import csv
+import os
+import sys
+
+PROGRAM = "speechbrain-piq"
+PREDICTIONS_FILE = "predictions.csv"
+
+
+def build_parser():
+    """The argument parser of the ``speechbrain-piq`` command.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+
+    Example
+    -------
+    >>> args = build_parser().parse_args(
+    ...     ["interpret", "a.wav", "b.wav", "--source", "me/piq"]
+    ... )
+    >>> args.clips, args.source, args.out
+    (['a.wav', 'b.wav'], 'me/piq', 'interpretations')
+    """
+    parser = argparse.ArgumentParser(
+        prog=PROGRAM,
+        description=(
+            "Explain an audio classifier's predictions with a trained PIQ "
+            "interpreter (Posthoc Interpretation via Quantization), or "
+            "publish one."
+        ),
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    interpret = commands.add_parser(
+        "interpret",
+        help="classify audio files and write their interpretations",
+        description=(
+            "Classify each clip and write OUT/<clip name>/interpretation.wav "
+            "(the part of the sound that explains the prediction) and "
+            "interpretation.png (spectrogram, mask, interpretation), plus "
+            f"OUT/{PREDICTIONS_FILE}. Any sample rate and channel count."
+        ),
+    )
+    interpret.add_argument("clips", nargs="+", help="audio files")
+    interpret.add_argument(
+        "--source",
+        required=True,
+        help="interpreter: a HuggingFace repo id (owner/name) or a folder "
+        "written by 'speechbrain-piq export'",
+    )
+    interpret.add_argument(
+        "--out", default="interpretations", help="output folder"
+    )
+    interpret.add_argument(
+        "--savedir",
+        default=None,
+        help="where to keep the interpreter's files (default: the hub "
+        "cache, or the source folder itself)",
+    )
+    interpret.add_argument(
+        "--device",
+        default=None,
+        help="torch device, e.g. cpu or cuda:0 (default: cuda if available)",
+    )
+    interpret.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="skip unreadable clips (one line each) instead of stopping",
+    )
+
+    export = commands.add_parser(
+        "export",
+        help="turn a finished train_piq.py run into a hub-ready folder",
+        description=(
+            "Copy the best interpreter checkpoint, the classifier, the label "
+            "encoder and an inference hyperparams.yaml into OUT_DIR, with a "
+            "model card listing the run's test metrics; optionally upload it "
+            "to the HuggingFace hub (uses your saved token or HF_TOKEN)."
+        ),
+    )
+    export.add_argument("run_dir", help="output folder of train_piq.py")
+    export.add_argument("out_dir", help="folder to write")
+    export.add_argument(
+        "--push",
+        metavar="REPO_ID",
+        default=None,
+        help="upload the folder to this HuggingFace model repo (owner/name)",
+    )
+    export.add_argument(
+        "--private", action="store_true", help="create the repo as private"
+    )
+    export.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write into OUT_DIR even if it is not empty",
+    )
+    return parser
+
+
+def main(argv=None):
+    """Runs the command; returns its exit status.
+
+    Arguments
+    ---------
+    argv : list of str, optional
+        Arguments without the program name (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 on success, 1 on bad input (with one line on stderr).
+
+    Example
+    -------
+    >>> main(["interpret", "missing.wav", "--source", "me/piq"])
+    1
+    """
+    args = build_parser().parse_args(argv)
+    run = interpret_command if args.command == "interpret" else export_command
+    try:
+        return run(args)
+    except (OSError, ValueError) as error:
+        _complain(f"error: {_one_line(error)}")
+        return 1
+    except KeyboardInterrupt:
+        _complain("interrupted")
+        return 130
+
+
+def interpret_command(args):
+    """``speechbrain-piq interpret``: see :func:`build_parser`.
+
+    Arguments
+    ---------
+    args : argparse.Namespace
+        Parsed arguments.
+
+    Returns
+    -------
+    int
+        Exit status.
+    """
+    if not args.keep_going:
+        for clip in args.clips:
+            if not os.path.isfile(clip):
+                raise FileNotFoundError(f"{clip}: no such audio file")
+    # Imported here, not at the top: torch and SpeechBrain take seconds to
+    # import, and --help or a mistyped path should answer at once.
+    from tqdm import tqdm
+
+    from speechbrain_piq.inference import PIQAudioInterpreter
+
+    run_opts = {"device": args.device} if args.device else None
+    interpreter = PIQAudioInterpreter.from_hparams(
+        args.source, savedir=args.savedir, run_opts=run_opts
+    )
+    os.makedirs(args.out, exist_ok=True)
+    folders = output_folders(args.clips, args.out)
+    skipped = 0
+    with open(
+        os.path.join(args.out, PREDICTIONS_FILE), "w", newline=""
+    ) as stream:
+        predictions = csv.writer(stream)
+        predictions.writerow(["file", "label", "probability", "output"])
+        # A bar only for several clips, and only on a terminal (tqdm's
+        # disable=None), so that logs and a single clip's error stay clean.
+        progress = tqdm(
+            list(zip(args.clips, folders)),
+            desc="interpreting",
+            unit="clip",
+            disable=True if len(args.clips) == 1 else None,
+        )
+        for clip, folder in progress:
+            try:
+                result = interpreter.interpret_file(clip)
+            except (OSError, ValueError) as error:
+                if not args.keep_going:
+                    raise
+                skipped += 1
+                tqdm.write(
+                    f"{PROGRAM}: skipped: {_one_line(error)}", file=sys.stderr
+                )
+                continue
+            result.save(folder)
+            predictions.writerow(
+                [clip, result.label, f"{result.probability:.4f}", folder]
+            )
+            tqdm.write(f"{clip}: {result.label} (p={result.probability:.2f})")
+    if skipped:
+        _complain(
+            f"error: {skipped} of {len(args.clips)} clips could not be "
+            "interpreted (see above)"
+        )
+        return 1
+    return 0
+
+
+def export_command(args):
+    """``speechbrain-piq export``: see :func:`build_parser`.
+
+    Arguments
+    ---------
+    args : argparse.Namespace
+        Parsed arguments.
+
+    Returns
+    -------
+    int
+        Exit status.
+    """
+    from speechbrain_piq.inference.export import export_run, push_to_hub
+
+    out_dir = export_run(
+        args.run_dir, args.out_dir, repo_id=args.push, overwrite=args.overwrite
+    )
+    print(f"exported {args.run_dir} to {out_dir}")
+    if args.push:
+        commit = push_to_hub(out_dir, args.push, private=args.private)
+        print(f"uploaded to {args.push}: {commit.commit_url}")
+    return 0
+
+
+def output_folders(clips, out):
+    """One output folder per clip, named after it, never shared.
+
+    Arguments
+    ---------
+    clips : list of str
+        Audio file paths.
+    out : str
+        Parent folder.
+
+    Returns
+    -------
+    list of str
+
+    Example
+    -------
+    >>> output_folders(["a/dog.wav", "b/dog.wav", "cat.flac"], "out")
+    ['out/dog', 'out/dog_2', 'out/cat']
+    """
+    taken = set()
+    folders = []
+    for clip in clips:
+        stem = os.path.splitext(os.path.basename(clip))[0]
+        name, count = stem, 1
+        while name in taken:
+            count += 1
+            name = f"{stem}_{count}"
+        taken.add(name)
+        folders.append(os.path.join(out, name))
+    return folders
+
+
+def _one_line(error):
+    """An exception's message on one line."""
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def _complain(message):
+    """Writes ``speechbrain-piq: message`` to stderr."""
+    print(f"{PROGRAM}: {message}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,335 @@
+"""Interpret audio with a trained PIQ interpreter from the hub or a folder.
+
+A SpeechBrain ``Pretrained`` interface, like upstream's
+``speechbrain.inference.interpretability.PIQAudioInterpreter``, that runs
+the same :func:`speechbrain_piq.interpretation.interpret` pass as training,
+so what was trained is exactly what is served. It loads our exports and
+upstream's ``speechbrain/PIQ-ESC50`` layout alike.
+"""
+
+import os
+
+import torch
+import torchaudio
+from speechbrain.dataio import audio_io
+from speechbrain.inference.interfaces import Pretrained
+from speechbrain.utils.logger import get_logger
+
+from speechbrain_piq.dataio.clips import all_finite, peak_normalize
+from speechbrain_piq.inference.batching import same_length_groups, split_batch
+from speechbrain_piq.inference.layout import interpreter_modules
+from speechbrain_piq.inference.result import InterpretationResult
+from speechbrain_piq.inference.source import (
+    defines_key,
+    fetch_hparams,
+    resolve_source,
+)
+from speechbrain_piq.interpretation import (
+    interpret,
+    masked_spectrograms,
+    spectrogram_to_waveform,
+)
+
+logger = get_logger(__name__)
+
+
+class PIQAudioInterpreter(Pretrained):
+    """Explains an audio classifier's predictions with a trained PIQ.
+
+    Load it with :meth:`from_hparams` from a hub repo id or a local folder
+    holding ``hyperparams.yaml`` (with a ``pretrainer`` and ``modules``),
+    the checkpoints and ``label_encoder.txt``, as written by
+    :func:`speechbrain_piq.inference.export.export_run`.
+
+    Unlike upstream's interface, which returns the waveform and label of a
+    batch, every method returns one :class:`InterpretationResult` per clip
+    (waveform, mask, label, probability, sample rate), since clips of a
+    batch can differ in length.
+
+    Arguments
+    ---------
+    modules : dict
+        From the yaml's ``modules`` (see ``speechbrain_piq.inference.layout``
+        for the two accepted layouts).
+    hparams : dict
+        The loaded yaml; needs ``sample_rate`` and ``label_encoder``.
+        An optional ``logit_scale`` multiplies the classifier's scores
+        before the softmax that gives ``probability``: ECAPA heads score
+        with cosines in [-1, 1] and are trained with a scale (upstream:
+        ``AdditiveAngularMargin(scale=30)``), so ``logit_scale: 30``
+        gives their training-time probabilities. Default 1.
+    origin : str
+        Where the yaml came from, named in error messages.
+    **kwargs : dict
+        Forwarded to ``Pretrained`` (``run_opts``, ``freeze_params``).
+
+    Example
+    -------
+    >>> from speechbrain.dataio.encoder import CategoricalEncoder
+    >>> from speechbrain.lobes.models.ECAPA_TDNN import Classifier
+    >>> from speechbrain.processing.features import ISTFT
+    >>> from speechbrain_piq.classifiers import Conv2dAudioClassifier
+    >>> from speechbrain_piq.features import LogPowerSpectrogram
+    >>> from speechbrain_piq.lobes.models.PIQ import (
+    ...     Conv2dEncoder_v2, VectorQuantizedPSI_Audio,
+    ... )
+    >>> encoder = CategoricalEncoder()
+    >>> encoder.update_from_iterable(["dog", "rain", "siren"])
+    >>> modules = {
+    ...     "compute_features": LogPowerSpectrogram(),
+    ...     "compute_istft": ISTFT(
+    ...         sample_rate=16000, hop_length=11.6099, win_length=23.2199
+    ...     ),
+    ...     "audio_classifier": Conv2dAudioClassifier(
+    ...         Conv2dEncoder_v2(dim=8), Classifier(input_size=8, out_neurons=3)
+    ...     ),
+    ...     "psi": VectorQuantizedPSI_Audio(dim=8, K=6, numclasses=3),
+    ... }
+    >>> interpreter = PIQAudioInterpreter(
+    ...     modules=modules,
+    ...     hparams={"sample_rate": 16000, "label_encoder": encoder},
+    ...     run_opts={"device": "cpu"},
+    ... )
+    >>> results = interpreter.interpret_batch(
+    ...     torch.randn(2, 16000), wav_lens=torch.tensor([1.0, 0.6])
+    ... )
+    >>> [tuple(result.mask.shape) for result in results]
+    [(65, 513), (33, 513)]
+    """
+
+    def __init__(self, modules=None, hparams=None, origin=None, **kwargs):
+        self.origin = origin or "the interpreter's hparams"
+        modules = interpreter_modules(modules, hparams, self.origin)
+        super().__init__(modules=modules, hparams=hparams, **kwargs)
+        self.sample_rate = int(self.hparams.sample_rate)
+        # One resampler per file rate: its kernel is built once.
+        self._resamplers = {}
+
+    @classmethod
+    def from_hparams(
+        cls,
+        source,
+        hparams_file="hyperparams.yaml",
+        overrides=None,
+        savedir=None,
+        **kwargs,
+    ):
+        """Loads an interpreter from a hub repo id or a local folder.
+
+        When the yaml defines ``pretrained_path`` (where its ``Pretrainer``
+        finds the checkpoints), it is set to ``source``, so a folder copied
+        from the hub, or an export loaded before it is published, reads its
+        own files.
+
+        Arguments
+        ---------
+        source : str or os.PathLike
+            Hub repo id (``owner/name``) or local folder.
+        hparams_file : str
+            Name of the yaml inside ``source``.
+        overrides : dict, optional
+            Changes to the yaml, as for ``load_hyperpyyaml``.
+        savedir : str or os.PathLike, optional
+            Where the files are collected (links to the hub cache or to
+            ``source``); by default they are used where they are.
+        **kwargs : dict
+            Forwarded to ``speechbrain.inference.interfaces.
+            pretrained_from_hparams`` (``run_opts``, ``fetch_config``...).
+
+        Returns
+        -------
+        PIQAudioInterpreter
+
+        Raises
+        ------
+        FileNotFoundError
+            If ``source`` is no folder or repo id, or has no yaml.
+        ValueError
+            If the yaml lacks a module or the checkpoints do not fit it.
+        """
+        source = resolve_source(source)
+        fetch_options = {
+            key: kwargs[key]
+            for key in ("local_strategy", "fetch_config")
+            if key in kwargs
+        }
+        hparams_path = fetch_hparams(
+            source, hparams_file, savedir, **fetch_options
+        )
+        overrides = dict(overrides or {})
+        if "pretrained_path" not in overrides and defines_key(
+            hparams_path, "pretrained_path"
+        ):
+            overrides["pretrained_path"] = source
+        return super().from_hparams(
+            source,
+            hparams_file=hparams_file,
+            overrides=overrides,
+            savedir=savedir,
+            origin=f"{source}/{hparams_file}",
+            **kwargs,
+        )
+
+    def read_clip(self, path):
+        """Reads an audio file as the model hears it.
+
+        Any format soundfile reads; channels are averaged, the signal is
+        resampled to the model's rate and peak-normalised as the training
+        clips were (``speechbrain_piq.dataio.clips``). Its length is kept.
+
+        Arguments
+        ---------
+        path : str or os.PathLike
+            Audio file.
+
+        Returns
+        -------
+        torch.Tensor
+            ``[samples]`` float32 waveform at ``self.sample_rate``.
+
+        Raises
+        ------
+        FileNotFoundError
+            If ``path`` is not a file.
+        ValueError
+            If it is not readable audio or holds no samples.
+        """
+        path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{path}: no such audio file")
+        try:
+            signal, file_rate = audio_io.load(path, dtype=torch.float32)
+        except RuntimeError as error:
+            # soundfile's message repeats the path; keep only its reason.
+            reason = str(error).rsplit(": ", 1)[-1].strip().rstrip(".")
+            raise ValueError(
+                f"{path} is not readable audio ({reason}); give a file "
+                "soundfile reads, e.g. WAV, FLAC or OGG"
+            ) from error
+        if signal.numel() == 0:
+            raise ValueError(f"{path} holds no audio samples (empty file)")
+        if not all_finite(signal):
+            logger.warning(f"{path}: non-finite samples set to 0")
+            signal = torch.nan_to_num(signal, nan=0.0, posinf=0.0, neginf=0.0)
+        signal = signal.mean(dim=0)  # channels time -> time
+        if file_rate != self.sample_rate:
+            signal = self._resampler(file_rate)(signal)
+        return peak_normalize(signal)
+
+    def interpret_file(self, path):
+        """Classifies an audio file and explains the prediction.
+
+        Arguments
+        ---------
+        path : str or os.PathLike
+            Audio file at any sample rate and channel count (see
+            :meth:`read_clip`).
+
+        Returns
+        -------
+        InterpretationResult
+        """
+        clip = self.read_clip(path)
+        try:
+            return self.interpret_batch(clip.unsqueeze(0))[0]
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from error
+
+    def interpret_batch(self, wavs, wav_lens=None, sample_rate=None):
+        """Classifies a batch of clips and explains each prediction.
+
+        Each clip is trimmed to its length (``wav_lens``) and clips of the
+        same length run together, so a clip's result equals interpreting
+        it alone: padding never reaches the classifier.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            ``[batch, time]``, ``[batch, time, channels]`` (averaged) or a
+            single ``[time]`` waveform.
+        wav_lens : torch.Tensor, optional
+            ``[batch]`` relative lengths in (0, 1], as SpeechBrain pads
+            batches; all 1 when omitted.
+        sample_rate : int, optional
+            Rate of ``wavs`` when it is not the model's; clips are then
+            resampled.
+
+        Returns
+        -------
+        list of InterpretationResult
+            One per clip, in order.
+
+        Raises
+        ------
+        ValueError
+            For empty or non-finite clips, bad ``wav_lens``, or clips too
+            short for the classifier.
+        """
+        clips = split_batch(wavs, wav_lens)
+        if sample_rate is not None and sample_rate != self.sample_rate:
+            resample = self._resampler(sample_rate)
+            clips = [resample(clip) for clip in clips]
+        results = [None] * len(clips)
+        for indices in same_length_groups(clips):
+            batch = torch.stack([clips[index] for index in indices])
+            for index, result in zip(indices, self._interpret_clips(batch)):
+                results[index] = result
+        return results
+
+    def forward(self, wavs, wav_lens=None):
+        """Same as :meth:`interpret_batch`."""
+        return self.interpret_batch(wavs, wav_lens)
+
+    @torch.no_grad()
+    def _interpret_clips(self, wavs):
+        """Interprets ``[batch, time]`` clips of equal length."""
+        wavs = wavs.to(self.device)
+        try:
+            with self.inference_ctx:
+                found = interpret(
+                    self.mods.compute_features,
+                    self.mods.audio_classifier,
+                    self.mods.psi,
+                    wavs,
+                )
+        except torch.cuda.OutOfMemoryError:
+            raise
+        except RuntimeError as error:
+            seconds = wavs.shape[1] / self.sample_rate
+            first_line = str(error).splitlines()[0]
+            raise ValueError(
+                f"could not interpret a {seconds:.3f} s clip ({first_line});"
+                " clips much shorter than the classifier's training clips "
+                "are too short for its convolutions: use a longer clip"
+            ) from error
+        mask = found.mask.float()
+        logpower = found.logpower.float()
+        masked_in, _ = masked_spectrograms(mask, logpower)
+        waveforms = spectrogram_to_waveform(
+            masked_in, found.stft.float(), self.mods.compute_istft
+        )
+        logit_scale = getattr(self.hparams, "logit_scale", 1.0)
+        probabilities = (logit_scale * found.logits.float()).softmax(dim=-1)
+        ind2lab = self.hparams.label_encoder.ind2lab
+        results = []
+        for index, class_index in enumerate(found.predicted_class.tolist()):
+            results.append(
+                InterpretationResult(
+                    interpretation=waveforms[index].cpu(),
+                    mask=mask[index].cpu(),
+                    logpower=logpower[index].cpu(),
+                    label=ind2lab[class_index],
+                    probability=float(probabilities[index, class_index]),
+                    class_index=class_index,
+                    sample_rate=self.sample_rate,
+                )
+            )
+        return results
+
+    def _resampler(self, rate):
+        """The cached resampler from ``rate`` to the model's rate."""
+        if rate not in self._resamplers:
+            self._resamplers[rate] = torchaudio.transforms.Resample(
+                orig_freq=rate, new_freq=self.sample_rate
+            )
+        return self._resamplers[rate]

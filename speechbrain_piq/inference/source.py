@@ -1,0 +1,149 @@
+"""Where an interpreter comes from: a local folder or a hub repo id.
+
+SpeechBrain's ``fetch`` treats anything that is not an existing folder as a
+HuggingFace repo id, so a mistyped folder surfaces as a hub error. These
+helpers tell the two apart first and fail with a message that says which
+was meant and how to fix it.
+"""
+
+import os
+import re
+
+import ruamel.yaml
+from speechbrain.utils.fetching import FetchConfig, LocalStrategy, fetch
+
+# owner/name, as the hub spells repo ids.
+HUB_REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+
+HOW_TO_GET_ONE = (
+    "export a training run with 'speechbrain-piq export RUN_DIR OUT_DIR' "
+    "or pass a HuggingFace repo id such as speechbrain/PIQ-ESC50"
+)
+
+
+def resolve_source(source):
+    """Returns ``source`` as ``fetch`` should see it, or raises.
+
+    Arguments
+    ---------
+    source : str or os.PathLike
+        A local folder, a hub repo id (``owner/name``) or an ``http(s)``
+        address.
+
+    Returns
+    -------
+    str
+        The absolute path of a local folder, else ``source`` unchanged.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``source`` is neither an existing folder, a repo id nor an
+        address.
+
+    Example
+    -------
+    >>> resolve_source("speechbrain/PIQ-ESC50")
+    'speechbrain/PIQ-ESC50'
+    >>> resolve_source("/no/such/folder")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: /no/such/folder is neither a folder nor a HuggingFace repo id (owner/name); ...
+    """
+    text = os.fspath(source)
+    if os.path.isdir(text):
+        return os.path.abspath(text)
+    if text.startswith(("http://", "https://")) or HUB_REPO_ID.fullmatch(text):
+        return text
+    raise FileNotFoundError(
+        f"{text} is neither a folder nor a HuggingFace repo id "
+        f"(owner/name); {HOW_TO_GET_ONE}"
+    )
+
+
+def fetch_hparams(
+    source,
+    hparams_file="hyperparams.yaml",
+    savedir=None,
+    local_strategy=LocalStrategy.SYMLINK,
+    fetch_config=None,
+):
+    """Fetches the interpreter's yaml, with a clear error when it is missing.
+
+    Arguments
+    ---------
+    source : str
+        As returned by :func:`resolve_source`.
+    hparams_file : str
+        Name of the yaml inside ``source``.
+    savedir : str, optional
+        Where ``fetch`` links or copies the file.
+    local_strategy : speechbrain.utils.fetching.LocalStrategy
+        As for ``fetch``.
+    fetch_config : speechbrain.utils.fetching.FetchConfig, optional
+        As for ``fetch``.
+
+    Returns
+    -------
+    pathlib.Path
+        Local path of the yaml.
+
+    Raises
+    ------
+    FileNotFoundError
+        If a local folder has no such file, or the hub cannot provide it.
+
+    Example
+    -------
+    >>> folder = getfixture("tmp_path")
+    >>> fetch_hparams(str(folder))
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: ... has no hyperparams.yaml, so it is not a PIQ interpreter folder; ...
+    """
+    if os.path.isdir(source):
+        if not os.path.isfile(os.path.join(source, hparams_file)):
+            raise FileNotFoundError(
+                f"{source} has no {hparams_file}, so it is not a PIQ "
+                f"interpreter folder; {HOW_TO_GET_ONE}"
+            )
+    try:
+        return fetch(
+            hparams_file,
+            source=source,
+            savedir=savedir,
+            local_strategy=local_strategy,
+            fetch_config=fetch_config or FetchConfig(),
+        )
+    except (OSError, ValueError) as error:
+        reason = " ".join(str(error).split())
+        raise FileNotFoundError(
+            f"could not fetch {hparams_file} from {source} ({reason}); "
+            "check the repo id and your network, or pass a local folder"
+        ) from error
+
+
+def defines_key(yaml_path, key):
+    """Whether a HyperPyYAML file has a top-level ``key`` (nothing is built).
+
+    Arguments
+    ---------
+    yaml_path : str or os.PathLike
+        The yaml file.
+    key : str
+        Top-level key to look for.
+
+    Returns
+    -------
+    bool
+
+    Example
+    -------
+    >>> path = getfixture("tmp_path") / "hyperparams.yaml"
+    >>> _ = path.write_text("sample_rate: !ref <rate>")
+    >>> defines_key(path, "sample_rate"), defines_key(path, "pretrained_path")
+    (True, False)
+    """
+    with open(yaml_path, encoding="utf-8") as stream:
+        tree = ruamel.yaml.YAML().load(stream)
+    return tree is not None and key in tree

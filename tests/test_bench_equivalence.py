@@ -1,0 +1,76 @@
+"""The benchmark's two steps compute the same thing.
+
+``bench/train_step.py`` times our ``PIQBrain`` step against an
+upstream-equivalent one (``bench/upstream_step.py``); the comparison is only
+meaningful if, for the same weights and input, our loss and its gradients
+equal upstream's fp32 formula computed with upstream's PSI class.
+"""
+
+import os
+import sys
+
+import pytest
+import speechbrain as sb
+import torch
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "bench"))
+from step_setup import build_brains, piq_defaults, synthetic_batch  # noqa: E402
+from upstream_step import upstream_loss  # noqa: E402
+
+N_CLASSES = 5
+
+
+@pytest.fixture(scope="module")
+def tiny_hparams():
+    """The recipe's defaults with a small dictionary and class count."""
+    return piq_defaults({"K": 20, "out_n_neurons": N_CLASSES})
+
+
+def train_loss_and_grads(brain, batch):
+    """The TRAIN-stage loss and PSI's gradients, without an optimizer step."""
+    brain.modules.psi.zero_grad(set_to_none=True)
+    outputs = brain.compute_forward(batch, sb.Stage.TRAIN)
+    loss = brain.compute_objectives(outputs, batch, sb.Stage.TRAIN)
+    loss.backward()
+    grads = {
+        name: param.grad.clone()
+        for name, param in brain.modules.psi.named_parameters()
+    }
+    return loss.detach(), grads
+
+
+@pytest.mark.parametrize("backbone", ["conv2d", "vit", "focalnet"])
+def test_our_step_matches_upstream_formula(backbone, tiny_hparams):
+    torch.manual_seed(0)
+    ours, upstream = build_brains(backbone, tiny=True, hparams=tiny_hparams)
+    batch = synthetic_batch(2, 1.0, 16000, N_CLASSES, seed=1)
+
+    our_loss, our_grads = train_loss_and_grads(ours, batch)
+    upstream_loss_value, upstream_grads = train_loss_and_grads(upstream, batch)
+
+    assert torch.isfinite(our_loss)
+    torch.testing.assert_close(
+        our_loss, upstream_loss_value, rtol=1e-5, atol=1e-6
+    )
+    assert our_grads.keys() == upstream_grads.keys()
+    # Biases feeding a batch norm get a zero gradient up to rounding, so
+    # closeness is judged against the largest gradient, not each entry.
+    scale = max(grad.abs().max() for grad in upstream_grads.values())
+    for name, grad in our_grads.items():
+        torch.testing.assert_close(
+            grad, upstream_grads[name], rtol=1e-4, atol=1e-5 * scale, msg=name
+        )
+
+
+def test_upstream_loss_is_bce_plus_vq_terms():
+    logpower = torch.tensor([[[1.0, 4.0], [0.5, 2.0]]])  # peak 4
+    mask = torch.tensor([[[0.2, 0.9], [0.3, 0.6]]])
+    representation = torch.ones(1, 2, 1, 1)
+    quantized = torch.zeros(1, 2, 1, 1)
+    target = torch.tensor([[[0.0, 1.0], [0.0, 1.0]]])  # > 0.35 * 4 = 1.4
+    expected = (
+        2.0 * torch.nn.functional.binary_cross_entropy(mask, target) + 1 + 1
+    )
+    loss = upstream_loss(logpower, mask, representation, quantized, 0.35, 2.0)
+    torch.testing.assert_close(loss, expected)

@@ -1,0 +1,129 @@
+"""The speechbrain-piq command: interpret, export, --help, bad input."""
+
+import csv
+import subprocess
+import sys
+from unittest import mock
+
+import pytest
+from test_export import CLASSES, make_piq_run, write_clip
+
+from speechbrain_piq.cli import main
+from speechbrain_piq.inference.export import export_run
+
+
+@pytest.fixture(scope="module")
+def export_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("piq")
+    run = make_piq_run(root)
+    return export_run(run.run_dir, root / "export")
+
+
+def assert_one_clear_line(stderr, *fragments):
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("speechbrain-piq: error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+    assert "Traceback" not in stderr
+
+
+def test_help_runs_as_a_module():
+    done = subprocess.run(
+        [sys.executable, "-m", "speechbrain_piq.cli", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0
+    assert "interpret" in done.stdout and "export" in done.stdout
+
+
+def test_interpret_writes_one_folder_per_clip(export_dir, tmp_path, capsys):
+    clips = [tmp_path / "a" / "dog.wav", tmp_path / "b" / "dog.wav"]
+    for seed, clip in enumerate(clips):
+        clip.parent.mkdir()
+        write_clip(clip, seconds=1.0, seed=seed)
+    out = tmp_path / "out"
+
+    status = main(
+        ["interpret", *map(str, clips), "--source", str(export_dir)]
+        + ["--out", str(out), "--device", "cpu"]
+    )
+
+    assert status == 0
+    for name in ("dog", "dog_2"):
+        assert (out / name / "interpretation.wav").is_file()
+        assert (out / name / "interpretation.png").is_file()
+    with open(out / "predictions.csv", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert [row["file"] for row in rows] == [str(clip) for clip in clips]
+    assert all(row["label"] in CLASSES for row in rows)
+    assert all(0 < float(row["probability"]) <= 1 for row in rows)
+    assert "dog.wav:" in capsys.readouterr().out
+
+
+def test_missing_clip_is_one_line_and_exit_1(export_dir, tmp_path, capsys):
+    status = main(
+        ["interpret", str(tmp_path / "nope.wav"), "--source", str(export_dir)]
+    )
+    assert status == 1
+    assert_one_clear_line(capsys.readouterr().err, "nope.wav", "no such")
+
+
+def test_unreadable_clip_is_one_line_and_exit_1(export_dir, tmp_path, capsys):
+    (tmp_path / "notes.wav").write_text("not audio")
+    status = main(
+        ["interpret", str(tmp_path / "notes.wav"), "--source", str(export_dir)]
+        + ["--out", str(tmp_path / "out"), "--device", "cpu"]
+    )
+    assert status == 1
+    assert_one_clear_line(capsys.readouterr().err, "notes.wav", "not readable")
+
+
+def test_keep_going_skips_bad_clips(export_dir, tmp_path, capsys):
+    write_clip(tmp_path / "good.wav")
+    (tmp_path / "bad.wav").write_text("not audio")
+    status = main(
+        ["interpret", str(tmp_path / "bad.wav"), str(tmp_path / "good.wav")]
+        + ["--source", str(export_dir), "--out", str(tmp_path / "out")]
+        + ["--device", "cpu", "--keep-going"]
+    )
+    assert status == 1
+    assert (tmp_path / "out" / "good" / "interpretation.wav").is_file()
+    err = capsys.readouterr().err
+    assert "skipped: " in err and "bad.wav" in err
+    assert "1 of 2 clips could not be interpreted" in err
+
+
+def test_folder_without_hyperparams_is_one_line(tmp_path, capsys):
+    write_clip(tmp_path / "clip.wav")
+    status = main(
+        ["interpret", str(tmp_path / "clip.wav"), "--source", str(tmp_path)]
+    )
+    assert status == 1
+    assert_one_clear_line(capsys.readouterr().err, "has no hyperparams.yaml")
+
+
+def test_export_and_push(tmp_path, capsys):
+    run = make_piq_run(tmp_path)
+    out_dir = tmp_path / "export"
+    with mock.patch("speechbrain_piq.inference.export.HfApi") as api_class:
+        status = main(
+            ["export", str(run.run_dir), str(out_dir), "--push", "me/tiny"]
+        )
+    assert status == 0
+    assert (out_dir / "psi.ckpt").is_file()
+    assert (
+        "pretrained_path: me/tiny" in (out_dir / "hyperparams.yaml").read_text()
+    )
+    upload = api_class.return_value.upload_folder.call_args.kwargs
+    assert (upload["folder_path"], upload["repo_id"]) == (
+        str(out_dir),
+        "me/tiny",
+    )
+    assert "uploaded to me/tiny" in capsys.readouterr().out
+
+    status = main(["export", str(run.run_dir), str(out_dir)])
+    assert status == 1
+    assert_one_clear_line(capsys.readouterr().err, "not empty", "--overwrite")

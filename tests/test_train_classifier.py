@@ -1,0 +1,132 @@
+"""Few-step runs of ``recipes/ESC50/train_classifier.py`` on generated data."""
+
+import json
+import os
+import sys
+
+import pytest
+import torch
+from esc50_factory import make_esc50_folder
+from hyperpyyaml import load_hyperpyyaml
+from speechbrain.utils.checkpoints import Checkpointer
+from speechbrain.utils.parameter_transfer import Pretrainer
+
+from speechbrain_piq.classifiers import load_pretrained_classifier
+
+RECIPE = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    "recipes",
+    "ESC50",
+)
+sys.path.insert(0, RECIPE)
+import train_classifier  # noqa: E402
+
+HPARAMS = os.path.join(RECIPE, "hparams", "conv2d_classifier.yaml")
+EPOCHS = 2
+
+
+def tiny_args(root, run_name, *extra):
+    """Command line of a fast CPU run: ESC-10 rows of a 4-class folder."""
+    return [
+        HPARAMS,
+        f"--data_folder={root / 'data'}",
+        f"--output_folder={root / run_name}",
+        "--subset=esc10",
+        "--out_n_neurons=2",
+        "--embedding_dim=8",
+        "--clip_seconds=1.0",
+        "--batch_size=3",
+        "--num_workers=0",
+        f"--number_of_epochs={EPOCHS}",
+        "--noprogressbar",
+        *extra,
+    ]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Trains once; targets 0 and 2 of four are the ESC-10 classes."""
+    root = tmp_path_factory.mktemp("train_classifier")
+    make_esc50_folder(str(root / "data"), n_classes=4, esc10_targets=[0, 2])
+    train_classifier.main(tiny_args(root, "run"))
+    return root, root / "run"
+
+
+def test_run_writes_test_metrics(trained):
+    _, run = trained
+    with open(run / "test_metrics.json", encoding="utf-8") as metrics_file:
+        metrics = json.load(metrics_file)
+    assert metrics["subset"] == "esc10"
+    assert metrics["n_clips"] == 2
+    assert 0 <= metrics["accuracy"] <= 1
+    assert metrics["accuracy"] == pytest.approx(1 - metrics["error"])
+    assert metrics["loss"] == metrics["loss"], "NaN test loss"
+    log = (run / "train_log.txt").read_text()
+    assert log.count("valid accuracy") == EPOCHS
+    assert "test accuracy" in log
+
+
+def test_pretrained_files_are_the_best_checkpoint(trained):
+    _, run = trained
+    pretrained = run / "pretrained"
+    assert sorted(os.listdir(pretrained)) == [
+        "classifier.ckpt",
+        "embedding_model.ckpt",
+        "label_encoder.txt",
+    ]
+    best = Checkpointer(run / "save").find_checkpoint(min_key="error")
+    for name in ("embedding_model", "classifier"):
+        exported = torch.load(pretrained / f"{name}.ckpt")
+        saved = torch.load(best.paramfiles[name])
+        assert exported.keys() == saved.keys()
+        assert all(torch.equal(exported[key], saved[key]) for key in saved)
+    assert "'class_0' => 0" in (pretrained / "label_encoder.txt").read_text()
+
+
+def test_pretrainer_loads_the_files_into_the_yaml_classifier(trained):
+    root, run = trained
+    with open(HPARAMS, encoding="utf-8") as yaml_file:
+        hparams = load_hyperpyyaml(
+            yaml_file,
+            {
+                "data_folder": str(root / "data"),
+                "output_folder": str(root / "reload"),
+                "embedding_dim": 8,
+                "out_n_neurons": 2,
+            },
+        )
+    model = hparams["audio_classifier"]
+    pretrainer = Pretrainer(
+        collect_in=str(root / "reload"),
+        loadables={
+            "embedding_model": model.embedding_model,
+            "classifier": model.classifier,
+        },
+        paths={
+            "embedding_model": str(run / "pretrained" / "embedding_model.ckpt"),
+            "classifier": str(run / "pretrained" / "classifier.ckpt"),
+        },
+    )
+    load_pretrained_classifier(pretrainer, model, out_n_neurons=2)
+    exported = torch.load(run / "pretrained" / "classifier.ckpt")
+    assert torch.equal(model.classifier.weight, exported["weight"])
+
+
+def test_rerun_resumes_instead_of_retraining(trained):
+    root, run = trained
+    train_classifier.main(tiny_args(root, "run"))
+    log = (run / "train_log.txt").read_text()
+    assert log.count("valid accuracy") == EPOCHS
+    assert log.count("test accuracy") == 2
+
+
+def test_label_count_mismatch_is_a_clear_error(trained):
+    root, _ = trained
+    args = tiny_args(root, "mismatch")
+    args[args.index("--out_n_neurons=2")] = "--out_n_neurons=10"
+    with pytest.raises(
+        ValueError,
+        match="the data has 2 classes but hparams say out_n_neurons: 10; "
+        "set out_n_neurons: 2",
+    ):
+        train_classifier.main(args)
