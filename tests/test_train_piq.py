@@ -145,3 +145,18 @@ def test_k_that_cannot_be_split_is_a_clear_error(tiny_setup):
     args[args.index("--K") + 1] = "2"
     with pytest.raises(ValueError, match="among 3 classes"):
         train_piq.main(args)
+
+
+@pytest.mark.parametrize(
+    "name, dim",
+    [("piq.yaml", 256), ("piq_vit.yaml", 768), ("piq_focalnet.yaml", 1024)],
+)
+def test_recipe_hparams_build_offline(name, dim):
+    """Each backbone's hparams build classifier and PSI without network,
+    with matching representation channels."""
+    from hyperpyyaml import load_hyperpyyaml
+
+    with open(os.path.join(REPO, "hparams", name)) as fin:
+        hparams = load_hyperpyyaml(fin, {"data_folder": "unused"})
+    assert hparams["psi"].dim == dim == hparams["embedding_dim"]
+    assert hparams["audio_classifier"].n_classes == hparams["out_n_neurons"]
