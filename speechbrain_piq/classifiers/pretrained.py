@@ -65,11 +65,10 @@ def load_pretrained_classifier(pretrainer, audio_classifier, out_n_neurons):
 
     Example
     -------
-    >>> import tempfile
     >>> from speechbrain.utils.parameter_transfer import Pretrainer
     >>> from speechbrain_piq.classifiers.base import AudioClassifier
     >>> trained = AudioClassifier(torch.nn.Identity(), torch.nn.Linear(4, 3))
-    >>> folder = tempfile.mkdtemp()
+    >>> folder = getfixture("tmp_path")
     >>> paths = save_pretrained_classifier(trained, folder)
     >>> fresh = AudioClassifier(torch.nn.Identity(), torch.nn.Linear(4, 3))
     >>> pretrainer = Pretrainer(
@@ -131,10 +130,9 @@ def save_pretrained_classifier(audio_classifier, folder):
 
     Example
     -------
-    >>> import tempfile
     >>> from speechbrain_piq.classifiers.base import AudioClassifier
     >>> model = AudioClassifier(torch.nn.Linear(2, 4), torch.nn.Linear(4, 3))
-    >>> paths = save_pretrained_classifier(model, tempfile.mkdtemp())
+    >>> paths = save_pretrained_classifier(model, getfixture("tmp_path"))
     >>> sorted(os.path.basename(path) for path in paths.values())
     ['classifier.ckpt', 'embedding_model.ckpt']
     """
