@@ -12,6 +12,7 @@ then evaluates the best checkpoint on the test folds, writing
 import sys
 
 import speechbrain as sb
+import torch
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import run_on_main
 
@@ -84,6 +85,12 @@ def main(argv):
     brain.evaluate(
         datasets["test"], test_loader_kwargs=hparams["eval_dataloader_options"]
     )
+    if sb.utils.distributed.is_distributed_initialized():
+        # A process group still alive at exit can abort a rank (gloo:
+        # "terminate called without an active exception") while the others
+        # finish, failing the whole torchrun job.
+        sb.utils.distributed.ddp_barrier()
+        torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":

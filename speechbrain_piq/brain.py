@@ -192,15 +192,21 @@ class PIQBrain(sb.Brain):
         return False
 
     def fit_batch(self, batch):
-        """One training step, skipped when the batch is not finite."""
+        """One training step, skipped when the batch is not finite.
+
+        A skipped batch's loss is NaN, which SpeechBrain's
+        ``update_average`` leaves out of the stage loss (a 0 would lower
+        it, and with it the LR schedule's and checkpoints' view of it).
+        """
         if not self._is_finite_batch(batch):
-            return torch.tensor(0.0)
+            return torch.tensor(float("nan"))
         return super().fit_batch(batch)
 
     def evaluate_batch(self, batch, stage):
-        """One evaluation step, skipped when the batch is not finite."""
+        """One evaluation step, skipped (NaN loss, left out of the stage
+        loss) when the batch is not finite."""
         if not self._is_finite_batch(batch):
-            return torch.tensor(0.0)
+            return torch.tensor(float("nan"))
         return super().evaluate_batch(batch, stage)
 
     # -- stages -------------------------------------------------------------

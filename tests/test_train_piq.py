@@ -2,22 +2,17 @@
 
 import json
 import os
-import sys
 
 import pytest
-import torch
-from esc50_factory import make_esc50_folder
-from speechbrain.lobes.models.ECAPA_TDNN import Classifier
+from piq_recipe_factory import (
+    REPO,
+    import_train_piq,
+    make_tiny_setup,
+    tiny_args,
+)
 
-from speechbrain_piq.classifiers.conv2d import Conv2dAudioClassifier
-from speechbrain_piq.classifiers.pretrained import save_pretrained_classifier
-from speechbrain_piq.lobes.models.PIQ import Conv2dEncoder_v2
+train_piq = import_train_piq()
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
-import train_piq  # noqa: E402
-
-N_CLASSES = 3
 EXPECTED_METRICS = {
     "fid_in",
     "faithfulness",
@@ -37,51 +32,7 @@ EXPECTED_METRICS = {
 @pytest.fixture(scope="module")
 def tiny_setup(tmp_path_factory):
     """A 3-class ESC-50 folder and a random tiny conv2d classifier."""
-    root = tmp_path_factory.mktemp("piq")
-    make_esc50_folder(
-        str(root / "data"), n_classes=N_CLASSES, clips_per_class_per_fold=1
-    )
-    torch.manual_seed(0)
-    classifier = Conv2dAudioClassifier(
-        Conv2dEncoder_v2(dim=8),
-        Classifier(input_size=8, out_neurons=N_CLASSES, lin_blocks=1),
-    )
-    paths = save_pretrained_classifier(classifier, str(root / "classifier"))
-    return root, paths
-
-
-def tiny_args(root, paths, run_name, *extra):
-    """Command-line arguments for a fast CPU run."""
-    return [
-        os.path.join(REPO, "hparams", "piq.yaml"),
-        "--data_folder",
-        str(root / "data"),
-        "--output_folder",
-        str(root / run_name),
-        "--embedding_model_path",
-        paths["embedding_model"],
-        "--classifier_model_path",
-        paths["classifier"],
-        "--embedding_dim",
-        "8",
-        "--out_n_neurons",
-        str(N_CLASSES),
-        "--K",
-        "12",
-        "--clip_seconds",
-        "1.0",
-        "--batch_size",
-        "3",
-        "--num_workers",
-        "0",
-        "--number_of_epochs",
-        "1",
-        "--n_interpretations",
-        "2",
-        "--interpret_period",
-        "1",
-        *extra,
-    ]
+    return make_tiny_setup(tmp_path_factory.mktemp("piq"))
 
 
 def test_tiny_run_trains_evaluates_and_writes_outputs(tiny_setup):

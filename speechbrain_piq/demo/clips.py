@@ -33,7 +33,7 @@ DISTRACTOR_GAP_SECONDS = 0.1
 # Event power over the background's power below 8 kHz (what the 16 kHz
 # models hear). The low end hides weak events in the noise, so the task
 # is learnable but not trivial.
-SNR_DB_RANGE = (-12.0, 3.0)
+SNR_DB_RANGE = (-3.0, 9.0)
 # The distractor is this much weaker than the target, so that the label
 # (the target's class) is the clip's dominant event, not a coin flip.
 DISTRACTOR_ATTENUATION_DB = (3.0, 9.0)

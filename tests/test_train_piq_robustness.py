@@ -1,0 +1,135 @@
+"""``train_piq.py`` survives bad batches and interruptions (issue 5).
+
+Both tests run the real recipe on a tiny generated ESC-50 folder and
+change only ``PIQBrain.fit_batch``: once to put NaN into one training
+batch (the data pipeline zeroes non-finite samples read from files, so the
+fault has to be injected after collation), once to stop the run mid-epoch
+the way a killed job would.
+"""
+
+import json
+import re
+
+import pytest
+import torch
+from piq_recipe_factory import import_train_piq, make_tiny_setup, tiny_args
+
+from speechbrain_piq.brain import PIQBrain
+
+train_piq = import_train_piq()
+
+# 9 training clips in batches of 3: three optimizer steps per epoch.
+STEPS_PER_EPOCH = 3
+
+
+class SimulatedKill(RuntimeError):
+    """Stands in for SIGKILL: raised instead of running a training step."""
+
+
+@pytest.fixture(scope="module")
+def tiny_setup(tmp_path_factory):
+    """A 3-class ESC-50 folder and a random tiny conv2d classifier."""
+    return make_tiny_setup(tmp_path_factory.mktemp("piq_robustness"))
+
+
+def read_metrics(run_folder):
+    """The ``test_metrics.json`` a run wrote."""
+    with open(run_folder / "test_metrics.json", encoding="utf-8") as fin:
+        return json.load(fin)
+
+
+def test_nan_training_batch_is_skipped_logged_and_counted(
+    tiny_setup, monkeypatch
+):
+    root, paths = tiny_setup
+    fit_batch = PIQBrain.fit_batch
+    seen = {"losses": []}
+
+    def fit_batch_with_nan_in_second_batch(brain, batch):
+        seen["brain"] = brain
+        if len(seen["losses"]) == 1:
+            batch.sig.data[0, :100] = float("nan")
+            seen["poisoned_ids"] = list(batch.id)
+        loss = fit_batch(brain, batch)
+        seen["losses"].append(loss)
+        return loss
+
+    monkeypatch.setattr(
+        PIQBrain, "fit_batch", fit_batch_with_nan_in_second_batch
+    )
+    train_piq.main(tiny_args(root, paths, "nan_batch", n_interpretations=0))
+    run = root / "nan_batch"
+
+    brain = seen["brain"]
+    assert len(seen["losses"]) == STEPS_PER_EPOCH
+    assert brain.skipped_batches == 1
+    # The skipped batch is left out of the stage loss, as SpeechBrain leaves
+    # out non-finite losses; counting it as 0 would lower the loss.
+    assert torch.isnan(seen["losses"][1])
+    train_log = (run / "train_log.txt").read_text()
+    train_loss = float(re.search(r"train loss: (\S+) -", train_log)[1])
+    trained = [float(seen["losses"][0]), float(seen["losses"][2])]
+    assert 0.99 * min(trained) <= train_loss <= 1.01 * max(trained)
+    assert train_log.count("skipped_batches: 1") == 2  # valid and test
+    assert read_metrics(run)["skipped_batches"] == 1
+    skip_logs = [
+        line
+        for line in (run / "log.txt").read_text().splitlines()
+        if "Skipping batch" in line
+    ]
+    assert len(skip_logs) == 1
+    assert str(seen["poisoned_ids"]) in skip_logs[0]
+    for name, param in brain.modules.psi.named_parameters():
+        assert torch.isfinite(param).all(), f"PSI {name} is not finite"
+    metrics = read_metrics(run)
+    assert all(value is not None for value in metrics.values()), metrics
+
+
+def test_run_killed_mid_epoch_resumes_to_the_same_result(
+    tiny_setup, monkeypatch
+):
+    root, paths = tiny_setup
+    # Intra-epoch checkpoints after every step; the recipe's default
+    # ckpt_interval_minutes must be off, SpeechBrain allows only one.
+    options = {
+        "ckpt_interval_steps": 1,
+        "ckpt_interval_minutes": 0,
+        "n_interpretations": 0,
+    }
+    train_piq.main(tiny_args(root, paths, "uninterrupted", **options))
+
+    fit_batch = PIQBrain.fit_batch
+    kill_at_step = 3  # two steps done and checkpointed, one to go
+    steps = {"count": 0}
+
+    def fit_batch_killed_at_step(brain, batch):
+        steps["count"] += 1
+        if steps["count"] == kill_at_step:
+            raise SimulatedKill(f"killed before step {kill_at_step}")
+        return fit_batch(brain, batch)
+
+    resumed_args = tiny_args(root, paths, "resumed", **options)
+    with monkeypatch.context() as patch:
+        patch.setattr(PIQBrain, "fit_batch", fit_batch_killed_at_step)
+        with pytest.raises(SimulatedKill):
+            train_piq.main(resumed_args)
+    assert not (root / "resumed" / "test_metrics.json").exists()
+
+    steps_after_restart = {"count": 0}
+
+    def counting_fit_batch(brain, batch):
+        steps_after_restart["count"] += 1
+        return fit_batch(brain, batch)
+
+    monkeypatch.setattr(PIQBrain, "fit_batch", counting_fit_batch)
+    train_piq.main(resumed_args)
+
+    # Only the steps not yet done were run again.
+    assert steps_after_restart["count"] == STEPS_PER_EPOCH - (kill_at_step - 1)
+    expected = read_metrics(root / "uninterrupted")
+    resumed = read_metrics(root / "resumed")
+    assert resumed.keys() == expected.keys()
+    for name, value in expected.items():
+        assert resumed[name] == pytest.approx(value, rel=1e-5, abs=1e-7), name
+    train_log = (root / "uninterrupted" / "train_log.txt").read_text()
+    assert (root / "resumed" / "train_log.txt").read_text() == train_log
