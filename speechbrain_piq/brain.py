@@ -18,7 +18,10 @@ import os
 import speechbrain as sb
 import torch
 import torch.nn.functional as F
-from speechbrain.utils.distributed import if_main_process
+from speechbrain.utils.distributed import (
+    if_main_process,
+    is_distributed_initialized,
+)
 
 from speechbrain_piq.interpretation import interpret, masked_spectrograms
 from speechbrain_piq.interpretation_outputs import write_interpretations
@@ -179,13 +182,25 @@ class PIQBrain(sb.Brain):
 
     # -- skipping bad batches ---------------------------------------------
     def _is_finite_batch(self, batch):
-        """False (and logged, counted) when the batch's audio has NaN/inf."""
-        if torch.isfinite(batch.sig.data).all():
+        """False (and logged, counted) when the batch's audio has NaN/inf.
+
+        Under DDP every rank skips when any rank's batch is not finite:
+        a rank that went on alone would wait forever in the gradient
+        all-reduce.
+        """
+        finite = torch.isfinite(batch.sig.data).all()
+        if is_distributed_initialized():
+            flag = finite.to(device=self.device, dtype=torch.float32)
+            torch.distributed.all_reduce(
+                flag, op=torch.distributed.ReduceOp.MIN
+            )
+            finite = flag.bool()
+        if finite:
             return True
         self.skipped_batches += 1
         logger.warning(
-            "Skipping batch %s: its audio contains NaN or inf "
-            "(%d batch(es) skipped so far).",
+            "Skipping batch %s: its audio (or another DDP rank's) contains "
+            "NaN or inf (%d batch(es) skipped so far).",
             list(batch.id),
             self.skipped_batches,
         )

@@ -18,6 +18,10 @@ def check_recipe_hparams(hparams):
     Traceback (most recent call last):
     ...
     ValueError: mask_th is 1.5 but must lie in [0, 1): it is the fraction of each clip's peak log-power above which the target mask is 1.
+    >>> check_recipe_hparams({"use_mask_output": False, "mask_th": 0.35})
+    Traceback (most recent call last):
+    ...
+    ValueError: use_mask_output: False (upstream's experimental softplus reconstruction) is not supported: PIQ explains with a sigmoid mask; set use_mask_output: True.
     """
     if not hparams["use_mask_output"]:
         raise ValueError(

@@ -13,8 +13,10 @@ DDP, and ``SyncBatchNorm`` refuses CPU modules, so DDP *training* needs GPUs.
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -25,6 +27,8 @@ from piq_recipe_factory import (
     make_tiny_setup,
     tiny_args,
 )
+
+from speechbrain_piq.brain import PIQBrain
 
 train_piq = import_train_piq()
 
@@ -99,3 +103,34 @@ def test_ddp_evaluation_matches_single_process(tmp_path):
             name
         )
     assert (ddp / "train_log.txt").read_text().count("Epoch loaded: 1") == 2
+
+
+def _skip_decision_on_rank(rank, port, results):
+    """Rank ``rank`` of 2 asks whether its batch is finite; rank 1's is not."""
+    torch.distributed.init_process_group(
+        "gloo",
+        init_method=f"tcp://127.0.0.1:{port}",
+        rank=rank,
+        world_size=2,
+    )
+    try:
+        audio = torch.zeros(2, 160)
+        if rank == 1:
+            audio[0, 3] = float("nan")
+        batch = SimpleNamespace(sig=SimpleNamespace(data=audio), id=["a", "b"])
+        brain = SimpleNamespace(device="cpu", skipped_batches=0)
+        results[rank] = PIQBrain._is_finite_batch(brain, batch)
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def test_a_nan_batch_on_one_rank_is_skipped_on_every_rank():
+    # A rank that stepped alone would wait forever in DDP's all-reduce.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    results = torch.multiprocessing.Manager().dict()
+    torch.multiprocessing.spawn(
+        _skip_decision_on_rank, args=(port, results), nprocs=2
+    )
+    assert dict(results) == {0: False, 1: False}
