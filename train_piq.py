@@ -14,15 +14,13 @@ import sys
 import speechbrain as sb
 import torch
 from hyperpyyaml import load_hyperpyyaml
-from speechbrain.utils.distributed import run_on_main
 
 from speechbrain_piq.brain import PIQBrain
 from speechbrain_piq.classifiers.pretrained import load_pretrained_classifier
-from speechbrain_piq.dataio.datasets import dataio_prep
-from speechbrain_piq.dataio.esc50_prepare import prepare_esc50
 from speechbrain_piq.recipe import (
     check_label_count,
     check_recipe_hparams,
+    prepare_recipe_data,
     tensorboard_logger,
 )
 
@@ -39,26 +37,7 @@ def main(argv):
         hyperparams_to_save=hparams_file,
         overrides=overrides,
     )
-    manifests = run_on_main(
-        prepare_esc50,
-        kwargs={
-            "data_folder": hparams["data_folder"],
-            "save_folder": hparams["save_folder"],
-            "train_folds": hparams["train_folds"],
-            "valid_folds": hparams["valid_folds"],
-            "test_folds": hparams["test_folds"],
-            "subset": hparams["subset"],
-            "download": hparams["download"],
-        },
-    )
-    datasets, label_encoder = dataio_prep(
-        manifests,
-        hparams["data_folder"],
-        hparams["save_folder"],
-        sample_rate=hparams["sample_rate"],
-        clip_seconds=hparams["clip_seconds"],
-        use_clip_cache=hparams["use_clip_cache"],
-    )
+    datasets, label_encoder = prepare_recipe_data(hparams)
     hparams["label_encoder"] = label_encoder
     check_label_count(label_encoder, hparams["out_n_neurons"])
     load_pretrained_classifier(

@@ -24,6 +24,7 @@ comes from one run. Our side can be measured with ``--precision bf16``,
     python bench/train_step.py --device cpu --configs conv2d \\
         --steps 1 --warmup 0 --batch-size 2           # CPU smoke run
     python bench/train_step.py --precision bf16 --json results.json
+    python bench/train_step.py --device cpu --latency-only  # CPU latency
 """
 
 import argparse
@@ -122,7 +123,27 @@ def upstream_listen(brain, wav):
 
 
 def measure(brain, listen, batch, args):
-    """All numbers of one side for one configuration."""
+    """All numbers of one side for one configuration (only the latency
+    with ``--latency-only``)."""
+    result = dict.fromkeys(
+        ("train_clips_per_s", "peak_train_mib", "valid_clips_per_s", "epoch_s")
+    )
+    if not args.latency_only:
+        result.update(measure_steps(brain, batch, args))
+    brain.modules.eval()
+    wav = batch.sig.data[:1].to(brain.device)
+    result["latency_ms"] = median_ms(
+        lambda: listen(brain, wav),
+        args.latency_repeats,
+        max(args.warmup, 1),
+        args.device,
+    )
+    return result
+
+
+def measure_steps(brain, batch, args):
+    """Training and validation throughput, peak training memory and the
+    full-size epoch estimate of one side."""
     batch_size = len(batch.id)
     brain.modules.train()
 
@@ -143,13 +164,6 @@ def measure(brain, listen, batch, args):
 
     result["valid_clips_per_s"] = clips_per_second(
         valid, batch_size, args.steps, args.warmup, args.device
-    )
-    wav = batch.sig.data[:1].to(brain.device)
-    result["latency_ms"] = median_ms(
-        lambda: listen(brain, wav),
-        args.latency_repeats,
-        max(args.warmup, 1),
-        args.device,
     )
     result["epoch_s"] = (
         EPOCH_TRAIN_CLIPS / result["train_clips_per_s"]
@@ -256,6 +270,12 @@ def parse_args():
         help="override the recipe's batch size (16 conv2d, 6 ViT/FocalNet)",
     )
     parser.add_argument("--latency-repeats", type=int, default=10)
+    parser.add_argument(
+        "--latency-only",
+        action="store_true",
+        help="measure only the single-clip interpretation latency (the CPU "
+        "comparison: a CPU training step takes minutes)",
+    )
     parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--compile", action="store_true")

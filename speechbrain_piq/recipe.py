@@ -1,6 +1,11 @@
-"""Checks and helpers shared by the recipe scripts (``train_piq.py``)."""
+"""Checks and helpers shared by the recipe scripts (``train_piq.py`` and
+``recipes/ESC50/train_classifier.py``)."""
 
+from speechbrain.utils.distributed import run_on_main
 from speechbrain.utils.train_logger import TensorboardLogger
+
+from speechbrain_piq.dataio.datasets import dataio_prep
+from speechbrain_piq.dataio.esc50_prepare import prepare_esc50
 
 
 def check_recipe_hparams(hparams):
@@ -87,3 +92,46 @@ def tensorboard_logger(hparams):
     if not hparams.get("use_tensorboard", False):
         return None
     return TensorboardLogger(save_dir=hparams["tensorboard_logs_folder"])
+
+
+def prepare_recipe_data(hparams):
+    """Writes the ESC-50 manifests (main process only) and builds the
+    datasets the recipe's hparams describe.
+
+    Arguments
+    ---------
+    hparams : dict
+        Reads ``data_folder``, ``save_folder``, ``train_folds``,
+        ``valid_folds``, ``test_folds``, ``subset``, ``download``,
+        ``sample_rate``, ``clip_seconds`` and ``use_clip_cache``.
+
+    Returns
+    -------
+    datasets : dict
+        ``{"train", "valid", "test"}`` -> ``DynamicItemDataset``.
+    label_encoder : speechbrain.dataio.encoder.CategoricalEncoder
+        The dataset's classes.
+    """
+    manifests = run_on_main(
+        prepare_esc50,
+        kwargs={
+            key: hparams[key]
+            for key in (
+                "data_folder",
+                "save_folder",
+                "train_folds",
+                "valid_folds",
+                "test_folds",
+                "subset",
+                "download",
+            )
+        },
+    )
+    return dataio_prep(
+        manifests,
+        hparams["data_folder"],
+        hparams["save_folder"],
+        sample_rate=hparams["sample_rate"],
+        clip_seconds=hparams["clip_seconds"],
+        use_clip_cache=hparams["use_clip_cache"],
+    )

@@ -25,12 +25,10 @@ from speechbrain.utils.distributed import if_main_process, run_on_main
 from speechbrain.utils.logger import get_logger
 
 from speechbrain_piq.classifiers import save_pretrained_classifier
-from speechbrain_piq.dataio.datasets import dataio_prep
 from speechbrain_piq.dataio.esc50_prepare import (
     LABEL_ENCODER_FILE,
-    prepare_esc50,
 )
-from speechbrain_piq.recipe import check_label_count
+from speechbrain_piq.recipe import check_label_count, prepare_recipe_data
 
 logger = get_logger(__name__)
 
@@ -134,26 +132,7 @@ def main(argv):
         hyperparams_to_save=hparams_file,
         overrides=overrides,
     )
-    manifests = run_on_main(
-        prepare_esc50,
-        kwargs={
-            "data_folder": hparams["data_folder"],
-            "save_folder": hparams["save_folder"],
-            "train_folds": hparams["train_folds"],
-            "valid_folds": hparams["valid_folds"],
-            "test_folds": hparams["test_folds"],
-            "subset": hparams["subset"],
-            "download": hparams["download"],
-        },
-    )
-    datasets, label_encoder = dataio_prep(
-        manifests,
-        hparams["data_folder"],
-        hparams["save_folder"],
-        sample_rate=hparams["sample_rate"],
-        clip_seconds=hparams["clip_seconds"],
-        use_clip_cache=hparams["use_clip_cache"],
-    )
+    datasets, label_encoder = prepare_recipe_data(hparams)
     check_label_count(label_encoder, hparams["out_n_neurons"])
 
     brain = ClassifierBrain(

@@ -11,19 +11,17 @@ a strict check in the same ``Pretrainer`` instead.
 """
 
 import functools
-import logging
 import os
 import pathlib
 
 import torch
-from speechbrain.utils.checkpoints import (
-    torch_patched_state_dict_load,
-    torch_save,
-)
+from speechbrain.utils.checkpoints import torch_save
 
 from speechbrain_piq.classifiers.base import check_num_classes
-
-logger = logging.getLogger(__name__)
+from speechbrain_piq.state_dicts import (
+    load_fitting_state_dict,
+    read_state_dict,
+)
 
 CHECKPOINT_NAMES = ("embedding_model", "classifier")
 
@@ -151,8 +149,7 @@ def _load_checked(module, path, name, head, out_n_neurons):
     mismatches are errors naming the file and the fix; weights the module
     does not use are only logged.
     """
-    state_dict = torch_patched_state_dict_load(path, "cpu")
-    expected = module.state_dict()
+    state_dict = read_state_dict(path)
     if module is head and "weight" in state_dict:
         checkpoint_classes = state_dict["weight"].shape[0]
         if checkpoint_classes != out_n_neurons:
@@ -162,22 +159,11 @@ def _load_checked(module, path, name, head, out_n_neurons):
                 f"out_n_neurons: {checkpoint_classes} or point "
                 f"classifier_model_path at a {out_n_neurons}-class checkpoint"
             )
-    missing = [key for key in expected if key not in state_dict]
-    mismatched = [
-        f"{key}: {tuple(state_dict[key].shape)} in the checkpoint, "
-        f"{tuple(value.shape)} in the model"
-        for key, value in expected.items()
-        if key in state_dict and state_dict[key].shape != value.shape
-    ]
-    if missing or mismatched:
-        raise ValueError(
-            f"{path} does not fit the {name} built from the hparams "
-            f"(missing: {missing[:5]}{'...' if len(missing) > 5 else ''}; "
-            f"shape mismatches: {mismatched[:5]}); check that the hparams "
-            "build the same backbone and sizes as the checkpoint was "
-            "trained with"
-        )
-    unused = [key for key in state_dict if key not in expected]
-    if unused:
-        logger.warning(f"{path}: weights unused by the {name}: {unused}")
-    module.load_state_dict(state_dict, strict=False)
+    load_fitting_state_dict(
+        module,
+        state_dict,
+        path,
+        f"the {name} built from the hparams",
+        "check that the hparams build the same backbone and sizes as the "
+        "checkpoint was trained with",
+    )

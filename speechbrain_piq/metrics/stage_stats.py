@@ -138,8 +138,9 @@ class StageMetrics:
         for name, (total, count, nan_count) in zip(names, totals.tolist()):
             if nan_count:
                 logger.warning(
-                    "StageMetrics: %d of %d %r scores were NaN (undefined, "
-                    "e.g. an all-zero mask) and are left out of its mean",
+                    "StageMetrics: %d of %d %r scores were NaN (undefined "
+                    "for those clips, e.g. an all-zero mask, or no "
+                    "distractor to measure) and are left out of its mean",
                     nan_count,
                     nan_count + count,
                     name,
