@@ -180,6 +180,8 @@ def build_brains(
     upstream_psi = getattr(upstream_piq, psi_class)(**psi_options)
     upstream_psi.load_state_dict(our_psi.state_dict())
 
+    # Copied before ours may turn its weights channels-last.
+    upstream_classifier = copy.deepcopy(classifier)
     shared = {
         "mask_th": hparams["mask_th"],
         "rec_loss_coef": hparams["rec_loss_coef"],
@@ -197,6 +199,7 @@ def build_brains(
             "fidelity_loss_coef": hparams["fidelity_loss_coef"],
             # No listening outputs: the benchmark times the metrics only.
             "n_interpretations": 0,
+            "channels_last": channels_last,
             "sample_rate": hparams["sample_rate"],
         },
         run_opts={
@@ -212,13 +215,9 @@ def build_brains(
             "compute_istft": copy.deepcopy(hparams["compute_istft"]),
         },
         opt_class=hparams["opt_class"],
-        hparams={**shared, "audio_classifier": copy.deepcopy(classifier)},
+        hparams={**shared, "audio_classifier": upstream_classifier},
         run_opts={"device": device},
     )
-    if channels_last:
-        # Before on_fit_start, so compilation sees the final layout.
-        our_psi.to(memory_format=torch.channels_last)
-        classifier.to(memory_format=torch.channels_last)
     for brain in (ours, upstream):
         brain.on_fit_start()
         brain.modules.train()

@@ -336,3 +336,29 @@ def test_logit_scale_calibrates_the_probability(exported, tmp_path):
     found, _ = training_interpretation(run, wav)
     expected = (30 * found.logits).softmax(dim=-1)[0, result.class_index]
     assert result.probability == pytest.approx(float(expected), abs=1e-5)
+
+
+def test_cpu_default_is_channels_last_with_the_same_results(
+    exported, interpreter, tmp_path
+):
+    def conv_weights(loaded):
+        return [
+            module.weight
+            for name in ("psi", "audio_classifier")
+            for module in loaded.mods[name].modules()
+            if isinstance(module, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))
+        ]
+
+    contiguous = PIQAudioInterpreter.from_hparams(
+        exported[1], run_opts=CPU, channels_last=False
+    )
+    assert all(
+        weight.is_contiguous(memory_format=torch.channels_last)
+        for weight in conv_weights(interpreter)
+    )
+    assert all(weight.is_contiguous() for weight in conv_weights(contiguous))
+    write_clip(tmp_path / "clip.wav", seconds=1.0)
+    assert_same_result(
+        interpreter.interpret_file(tmp_path / "clip.wav"),
+        contiguous.interpret_file(tmp_path / "clip.wav"),
+    )
