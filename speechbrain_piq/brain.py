@@ -23,6 +23,7 @@ from speechbrain.utils.distributed import (
     is_distributed_initialized,
 )
 
+from speechbrain_piq.checkpoint_errors import clear_checkpoint_errors
 from speechbrain_piq.interpretation import interpret, masked_spectrograms
 from speechbrain_piq.interpretation_outputs import write_interpretations
 from speechbrain_piq.metrics.faithfulness import faithfulness_scores
@@ -285,13 +286,20 @@ class PIQBrain(sb.Brain):
                 test_stats=test_stats,
             )
 
+    def on_fit_start(self):
+        """SpeechBrain's start of fit; a checkpoint that cannot be read
+        (e.g. cut short by a killed run) is a clear error."""
+        with clear_checkpoint_errors():
+            super().on_fit_start()
+
     def on_evaluate_start(self, max_key=None, min_key=None):
         """Loads the best checkpoint: highest Fid-In, ties by loss."""
         if self.checkpointer is not None:
-            self.checkpointer.recover_if_possible(
-                importance_key=best_interpretation_key,
-                ckpt_predicate=has_validation_metrics,
-            )
+            with clear_checkpoint_errors():
+                self.checkpointer.recover_if_possible(
+                    importance_key=best_interpretation_key,
+                    ckpt_predicate=has_validation_metrics,
+                )
 
     # -- listening outputs ---------------------------------------------------
     def _writes_interpretations(self, stage):

@@ -133,3 +133,43 @@ def test_run_killed_mid_epoch_resumes_to_the_same_result(
         assert resumed[name] == pytest.approx(value, rel=1e-5, abs=1e-7), name
     train_log = (root / "uninterrupted" / "train_log.txt").read_text()
     assert (root / "resumed" / "train_log.txt").read_text() == train_log
+
+
+def newest_checkpoint(run_folder):
+    """The most recent ``CKPT+...`` folder of a run."""
+    return max((run_folder / "save").glob("CKPT+*"), key=lambda p: p.name)
+
+
+def test_damaged_checkpoint_is_a_clear_error_and_nothing_is_deleted(
+    tiny_setup,
+):
+    root, paths = tiny_setup
+    args = tiny_args(root, paths, "damaged", n_interpretations=0)
+    train_piq.main(args)
+    checkpoint = newest_checkpoint(root / "damaged")
+    psi_file = checkpoint / "psi.ckpt"
+    psi_file.write_bytes(psi_file.read_bytes()[:100])  # a killed write
+    before = sorted(p.name for p in (root / "damaged" / "save").iterdir())
+
+    with pytest.raises(RuntimeError) as raised:
+        train_piq.main(args)
+
+    message = str(raised.value)
+    assert str(psi_file) in message
+    assert f"checkpoint {checkpoint.name} is truncated or damaged" in message
+    assert "Move that folder out of" in message
+    after = sorted(p.name for p in (root / "damaged" / "save").iterdir())
+    assert after == before
+
+
+def test_checkpoint_of_another_shape_is_not_called_damaged(tiny_setup):
+    # A readable checkpoint that does not fit (a rerun with another K in
+    # the same folder) keeps torch's own message.
+    root, paths = tiny_setup
+    train_piq.main(tiny_args(root, paths, "reshaped", n_interpretations=0))
+    with pytest.raises(RuntimeError) as raised:
+        train_piq.main(
+            tiny_args(root, paths, "reshaped", n_interpretations=0, K=9)
+        )
+    assert "size mismatch" in str(raised.value)
+    assert "damaged" not in str(raised.value)

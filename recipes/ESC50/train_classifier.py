@@ -24,6 +24,7 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import if_main_process, run_on_main
 from speechbrain.utils.logger import get_logger
 
+from speechbrain_piq.checkpoint_errors import clear_checkpoint_errors
 from speechbrain_piq.classifiers import save_pretrained_classifier
 from speechbrain_piq.dataio.esc50_prepare import (
     LABEL_ENCODER_FILE,
@@ -74,6 +75,17 @@ class ClassifierBrain(sb.Brain):
         if stage != sb.Stage.TRAIN:
             self.error_metrics.append(batch.id, scores, targets)
         return loss
+
+    def on_fit_start(self):
+        """SpeechBrain's start of fit; a checkpoint that cannot be read
+        (e.g. cut short by a killed run) is a clear error."""
+        with clear_checkpoint_errors():
+            super().on_fit_start()
+
+    def on_evaluate_start(self, max_key=None, min_key=None):
+        """Loads the best checkpoint, with a clear error if it is damaged."""
+        with clear_checkpoint_errors():
+            super().on_evaluate_start(max_key=max_key, min_key=min_key)
 
     def on_stage_start(self, stage, epoch=None):
         """Starts a fresh error tracker for validation and test."""
