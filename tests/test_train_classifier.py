@@ -10,6 +10,7 @@ from esc50_factory import make_esc50_folder
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.checkpoints import Checkpointer
 from speechbrain.utils.parameter_transfer import Pretrainer
+from transformers import FocalNetBackbone, FocalNetConfig, ViTConfig, ViTModel
 
 from speechbrain_piq.classifiers import load_pretrained_classifier
 
@@ -25,15 +26,15 @@ HPARAMS = os.path.join(RECIPE, "hparams", "conv2d_classifier.yaml")
 EPOCHS = 2
 
 
-def tiny_args(root, run_name, *extra):
+def tiny_args(root, run_name, *extra, hparams=HPARAMS, embedding_dim=8):
     """Command line of a fast CPU run: ESC-10 rows of a 4-class folder."""
     return [
-        HPARAMS,
+        hparams,
         f"--data_folder={root / 'data'}",
         f"--output_folder={root / run_name}",
         "--subset=esc10",
         "--out_n_neurons=2",
-        "--embedding_dim=8",
+        f"--embedding_dim={embedding_dim}",
         "--clip_seconds=1.0",
         "--batch_size=3",
         "--num_workers=0",
@@ -130,3 +131,57 @@ def test_label_count_mismatch_is_a_clear_error(trained):
         "set out_n_neurons: 2",
     ):
         train_classifier.main(args)
+
+
+def save_tiny_vit(folder):
+    """A 1-layer ViT in ``from_pretrained``'s folder layout; its width."""
+    config = ViTConfig(
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+    )
+    ViTModel(config).save_pretrained(folder)
+    return config.hidden_size
+
+
+def save_tiny_focalnet(folder):
+    """A 4-stage, 1-block-per-stage FocalNet backbone; its output width."""
+    config = FocalNetConfig(
+        embed_dim=8, depths=[1, 1, 1, 1], hidden_sizes=[16, 32, 64, 64]
+    )
+    FocalNetBackbone(config).save_pretrained(folder)
+    return config.hidden_sizes[-1]
+
+
+@pytest.mark.parametrize(
+    "yaml_name, save_backbone",
+    [
+        ("vit_classifier.yaml", save_tiny_vit),
+        ("focalnet_classifier.yaml", save_tiny_focalnet),
+    ],
+    ids=["vit", "focalnet"],
+)
+def test_transformer_recipes_train_from_a_local_backbone(
+    yaml_name, save_backbone, tmp_path
+):
+    make_esc50_folder(str(tmp_path / "data"), n_classes=4, esc10_targets=[0, 2])
+    width = save_backbone(tmp_path / "backbone")
+    train_classifier.main(
+        tiny_args(
+            tmp_path,
+            "run",
+            f"--backbone_source={tmp_path / 'backbone'}",
+            hparams=os.path.join(RECIPE, "hparams", yaml_name),
+            embedding_dim=width,
+        )
+    )
+
+    run = tmp_path / "run"
+    metrics = json.loads((run / "test_metrics.json").read_text())
+    assert 0 <= metrics["accuracy"] <= 1
+    assert sorted(os.listdir(run / "pretrained")) == [
+        "classifier.ckpt",
+        "embedding_model.ckpt",
+        "label_encoder.txt",
+    ]
