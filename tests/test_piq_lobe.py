@@ -124,6 +124,31 @@ def test_vq_functions_match_upstream(training, partitioning, shared_keys):
     assert_fp32_close(results["ours"][0], results["ref"][0])
 
 
+@pytest.mark.parametrize(
+    "batch, height, width, channels, training, shared_keys",
+    [
+        (16, 13, 16, 256, True, 0),  # conv2d recipe, training
+        (6, 7, 7, 768, False, 0),  # ViT recipe, evaluation
+        (8, 13, 16, 256, False, 24),  # shared keys allowed
+    ],
+)
+def test_per_class_distances_choose_upstreams_keys_at_recipe_sizes(
+    batch, height, width, channels, training, shared_keys
+):
+    # Each clip is measured against its class's ~K/50 keys only; the
+    # chosen keys must still be exactly those of upstream's full matrix.
+    torch.manual_seed(1)
+    codebook = torch.randn(1024, channels)
+    labels = torch.randint(0, 50, (batch,)).float()
+    for _ in range(3):
+        inputs = torch.randn(batch, height, width, channels)
+        args = (labels, 50, True, shared_keys, training)
+        assert torch.equal(
+            ours.VectorQuantization.apply(inputs, codebook, *args),
+            upstream.VectorQuantization.apply(inputs, codebook, *args),
+        )
+
+
 def test_vq_is_not_differentiable():
     inputs = torch.randn(1, 2, 2, 4, requires_grad=True)
     codebook = torch.randn(8, 4)
@@ -203,7 +228,7 @@ def test_encoder_and_resblock_match_upstream():
 
 def test_class_partitioning_builds_no_per_position_mask(monkeypatch):
     """The partition is a [num_classes, K] table built once per setting,
-    never a [B*H*W, K] mask; each clip gathers its class's row."""
+    never a [B*H*W, K] mask; each clip gathers its class's keys."""
     from speechbrain_piq.lobes.models import quantization
 
     seen = []
@@ -215,6 +240,7 @@ def test_class_partitioning_builds_no_per_position_mask(monkeypatch):
 
     monkeypatch.setattr(quantization, "get_irrelevant_regions", spy)
     quantization._partition_table.cache_clear()
+    quantization._allowed_keys.cache_clear()
     vq = ours.VQEmbedding(64, 8, numclasses=4)
     for _ in range(3):
         vq(torch.randn(3, 8, 13, 16), torch.tensor([0, 1, 3]))

@@ -5,12 +5,16 @@ split among the classes: a clip predicted as class ``c`` may only use the keys
 of class ``c`` (plus, outside training, the shared keys). This module holds
 that dictionary and the two autograd functions of the public API.
 
-Upstream (``speechbrain.lobes.models.PIQ``) builds the partition as a
-``[B*H*W, K]`` float mask by repetition, then writes ``inf`` through boolean
-indexing. Here the partition is a ``[B, K]`` mask broadcast over positions
-and applied in place, so the only ``[B*H*W, K]`` buffer is the distance
-matrix itself; distances are computed with the very same ``addmm`` as
-upstream, so chosen indices agree exactly for the same weights.
+Upstream (``speechbrain.lobes.models.PIQ``) computes the ``[B*H*W, K]``
+distances to every key, builds the partition as a ``[B*H*W, K]`` float mask
+by repetition, then writes ``inf`` through boolean indexing. Here each clip
+measures distances to its own class's keys only (``K / num_classes`` of
+them, gathered from a ``[num_classes, M]`` table built once per setting),
+with upstream's expression summed in the same order, so on the CPU the
+distances, and hence the chosen keys, equal upstream's exactly, at about
+``num_classes`` times fewer operations and no ``[B*H*W, K]`` buffer. (On a
+GPU, cuBLAS may round other matrix shapes differently: the keys can then
+differ only where two distances tie to float32 rounding.)
 
 Authors
  * speechbrain-piq contributors, after Cem Subakan and Francesco Paissan
@@ -125,11 +129,52 @@ def _check_labels(labels, batch_size, num_classes):
 @functools.lru_cache(maxsize=64)
 def _partition_table(K, num_classes, shared_keys, training, device):
     """``[num_classes, K]`` irrelevant-key mask, built once per setting and
-    device, so each call only gathers one row per clip."""
+    device."""
     classes = torch.arange(num_classes, dtype=torch.float32)
     stage = "TRAIN" if training else "VALID"
     table = get_irrelevant_regions(classes, K, num_classes, shared_keys, stage)
     return table.to(device)
+
+
+@functools.lru_cache(maxsize=64)
+def _allowed_keys(K, num_classes, shared_keys, training, device):
+    """Each class's allowed keys, built once per setting and device.
+
+    Returns ``keys``, ``[num_classes, M]`` indices of the allowed keys in
+    increasing order (``M``: the most any class has), and ``padding``,
+    ``[num_classes, M]``, True where a row is shorter than ``M`` (its
+    entries there are other keys, to be ignored).
+    """
+    allowed = ~_partition_table(
+        K, num_classes, shared_keys, training, torch.device("cpu")
+    )
+    counts = allowed.sum(dim=1, keepdim=True)
+    width = int(counts.max())
+    # A stable sort of "not allowed" puts each row's allowed keys first,
+    # in increasing order.
+    keys = torch.sort((~allowed).to(torch.uint8), dim=1, stable=True).indices
+    padding = torch.arange(width) >= counts
+    return keys[:, :width].to(device), padding.to(device)
+
+
+def _class_key_distances(flat, codebook, labels, keys, padding):
+    """Distances from each clip's positions to its class's keys only.
+
+    Same expression as upstream's full ``[B*H*W, K]`` matrix, restricted to
+    the ``M`` allowed keys of each clip (``M`` ~ ``K / num_classes``):
+    ``|k|^2 + |x|^2 - 2 x.k``, the products summed over the same channels
+    in the same order, so on the CPU the values equal upstream's bit for
+    bit. Returns ``[B, H*W, M]``, ``inf`` on padding.
+    """
+    clip_keys = codebook[keys[labels]]  # B M C
+    positions = flat.view(len(labels), -1, flat.shape[-1])  # B HW C
+    distances = torch.sum(clip_keys**2, dim=2).unsqueeze(1) + torch.sum(
+        positions**2, dim=2, keepdim=True
+    )
+    distances = torch.baddbmm(
+        distances, positions, clip_keys.transpose(1, 2), alpha=-2.0, beta=1.0
+    )
+    return distances.masked_fill_(padding[labels].unsqueeze(1), float("inf"))
 
 
 def nearest_code_indices(
@@ -191,21 +236,25 @@ def nearest_code_indices(
         # Under autocast the representation may be bf16/fp16: measure
         # distances in the dictionary's precision.
         flat = inputs.reshape(-1, channels).to(codebook.dtype)
+        if activate_class_partitioning:
+            check_partition(K, num_classes, shared_keys)
+            _check_labels(labels, batch_size, num_classes)
+            keys, padding = _allowed_keys(
+                K, num_classes, shared_keys, bool(training), flat.device
+            )
+            labels = labels.reshape(-1).long()
+            distances = _class_key_distances(
+                flat, codebook, labels, keys, padding
+            )
+            # argmin keeps the first of equal distances, as upstream's
+            # does over the full row: keys are in increasing order.
+            nearest = keys[labels].gather(1, distances.argmin(dim=2))
+            return nearest.view(inputs.shape[:-1])
         # Same expression as upstream, so that ties and rounding agree.
         distances = torch.sum(codebook**2, dim=1) + torch.sum(
             flat**2, dim=1, keepdim=True
         )
         distances.addmm_(flat, codebook.t(), alpha=-2.0, beta=1.0)
-        if activate_class_partitioning:
-            check_partition(K, num_classes, shared_keys)
-            _check_labels(labels, batch_size, num_classes)
-            table = _partition_table(
-                K, num_classes, shared_keys, bool(training), distances.device
-            )
-            irrelevant = table[labels.reshape(-1).long()]
-            distances.view(batch_size, -1, K).masked_fill_(
-                irrelevant.unsqueeze(1), float("inf")
-            )
         return distances.argmin(dim=1).view(inputs.shape[:-1])
 
 
