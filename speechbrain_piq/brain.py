@@ -73,7 +73,9 @@ class PIQBrain(sb.Brain):
     ``fidelity_loss_coef``, ``label_encoder``, ``epoch_counter``,
     ``lr_annealing``, ``train_logger``, ``output_folder``,
     ``interpret_period``, ``n_interpretations``, ``sample_rate``; optional
-    ``tensorboard_logger`` and ``channels_last`` (True: PSI and classifier
+    ``tensorboard_logger``, ``logit_scale`` (scales the classifier's scores
+    for the probability in the PNG titles; the metrics use the raw scores,
+    as upstream) and ``channels_last`` (True: PSI and classifier
     weights in channels-last memory format, for faster convolutions on
     the CPU and, with ``--precision bf16``, on the GPU).
     """
@@ -335,4 +337,5 @@ class PIQBrain(sb.Brain):
             istft=self.modules.compute_istft,
             label_encoder=self.hparams.label_encoder,
             sample_rate=self.hparams.sample_rate,
+            logit_scale=getattr(self.hparams, "logit_scale", 1.0),
         )

@@ -19,6 +19,7 @@ def write_interpretations(
     istft,
     label_encoder,
     sample_rate,
+    logit_scale=1.0,
 ):
     """Writes one sub-folder per clip for the first ``len(clip_ids)`` clips.
 
@@ -38,11 +39,37 @@ def write_interpretations(
         Maps the predicted index to the class name.
     sample_rate : int
         Sample rate of ``waveforms``.
+    logit_scale : float
+        Multiplies the classifier's scores before the softmax whose value
+        for the predicted class titles the PNG (ECAPA heads output cosines
+        and are trained with a scale, 30 in upstream's recipes).
 
     Returns
     -------
     list of str
         The folders written.
+
+    Example
+    -------
+    >>> from types import SimpleNamespace
+    >>> from speechbrain.dataio.encoder import CategoricalEncoder
+    >>> from speechbrain.processing.features import ISTFT
+    >>> encoder = CategoricalEncoder()
+    >>> encoder.update_from_iterable(["dog", "rain"])
+    >>> found = SimpleNamespace(
+    ...     mask=torch.rand(1, 44, 513),
+    ...     logpower=torch.rand(1, 44, 513),
+    ...     stft=torch.randn(1, 44, 513, 2),
+    ...     logits=torch.tensor([[0.2, 0.1]]),
+    ...     predicted_class=torch.tensor([0]),
+    ... )
+    >>> folders = write_interpretations(
+    ...     getfixture("tmp_path"), found, ["clip"], torch.randn(1, 8000),
+    ...     ISTFT(sample_rate=16000, hop_length=11.6099, win_length=23.2199),
+    ...     encoder, 16000, logit_scale=30,
+    ... )
+    >>> sorted(os.listdir(folders[0]))
+    ['interpretation.png', 'interpretation.wav', 'original.wav']
     """
     count = len(clip_ids)
     mask = interpretation.mask[:count].float()
@@ -50,7 +77,9 @@ def write_interpretations(
     listening = spectrogram_to_waveform(
         mask * logpower, interpretation.stft[:count].float(), istft
     )
-    probabilities = interpretation.logits[:count].float().softmax(dim=-1)
+    probabilities = (
+        logit_scale * interpretation.logits[:count].float()
+    ).softmax(dim=-1)
     predicted = interpretation.predicted_class[:count]
     written = []
     for index, clip_id in enumerate(clip_ids):
