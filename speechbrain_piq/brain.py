@@ -18,6 +18,7 @@ import os
 import speechbrain as sb
 import torch
 import torch.nn.functional as F
+import yaml
 from speechbrain.utils.distributed import (
     if_main_process,
     is_distributed_initialized,
@@ -63,6 +64,7 @@ def has_validation_metrics(checkpoint):
     return "fid_in" in checkpoint.meta
 
 
+@sb.utils.checkpoints.register_checkpoint_hooks
 class PIQBrain(sb.Brain):
     """Trains a PSI interpreter (``modules.psi``) against the frozen
     ``hparams.audio_classifier``.
@@ -188,6 +190,26 @@ class PIQBrain(sb.Brain):
                 )
             )
         self.stage_metrics.append(scores)
+
+    # -- checkpointed state ------------------------------------------------
+    @sb.utils.checkpoints.mark_as_saver
+    def _save(self, path):
+        """SpeechBrain's training state plus the count of skipped batches,
+        so that a resumed run keeps counting."""
+        super()._save(path)
+        with open(path, encoding="utf-8") as fin:
+            state = yaml.safe_load(fin)
+        state["skipped_batches"] = self.skipped_batches
+        with open(path, "w", encoding="utf-8") as fout:
+            fout.write(yaml.dump(state))
+
+    @sb.utils.checkpoints.mark_as_loader
+    def _recover(self, path, end_of_epoch):
+        """Restores what :meth:`_save` wrote (0 skipped batches for
+        checkpoints written before the count was saved)."""
+        super()._recover(path, end_of_epoch)
+        with open(path, encoding="utf-8") as fin:
+            self.skipped_batches = yaml.safe_load(fin).get("skipped_batches", 0)
 
     # -- skipping bad batches ---------------------------------------------
     def _is_finite_batch(self, batch):

@@ -8,6 +8,7 @@ the way a killed job would.
 """
 
 import json
+import os
 import re
 
 import pytest
@@ -83,6 +84,13 @@ def test_nan_training_batch_is_skipped_logged_and_counted(
         assert torch.isfinite(param).all(), f"PSI {name} is not finite"
     metrics = read_metrics(run)
     assert all(value is not None for value in metrics.values()), metrics
+
+    # The count is checkpointed: rerunning the finished recipe (test stage
+    # only, from the best checkpoint) still reports the skipped batch.
+    monkeypatch.setattr(PIQBrain, "fit_batch", fit_batch)
+    os.remove(run / "test_metrics.json")
+    train_piq.main(tiny_args(root, paths, "nan_batch", n_interpretations=0))
+    assert read_metrics(run)["skipped_batches"] == 1
 
 
 def test_run_killed_mid_epoch_resumes_to_the_same_result(
