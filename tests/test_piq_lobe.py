@@ -149,6 +149,20 @@ def test_per_class_distances_choose_upstreams_keys_at_recipe_sizes(
         )
 
 
+def test_distances_stay_float32_under_autocast():
+    # A bf16 distance matrix would pick other keys; the chosen keys under
+    # autocast must be the float32 ones.
+    torch.manual_seed(2)
+    inputs = torch.randn(16, 13, 16, 256)
+    codebook = torch.randn(1024, 256)
+    labels = torch.randint(0, 50, (16,))
+    args = (labels, 50, True, 0, True)
+    expected = ours.VectorQuantization.apply(inputs, codebook, *args)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = ours.VectorQuantization.apply(inputs, codebook, *args)
+    assert torch.equal(got, expected)
+
+
 def test_vq_is_not_differentiable():
     inputs = torch.randn(1, 2, 2, 4, requires_grad=True)
     codebook = torch.randn(8, 4)

@@ -232,9 +232,11 @@ def nearest_code_indices(
             f"{inputs.shape[-1]}."
         )
     batch_size = inputs.shape[0]
-    with torch.no_grad():
-        # Under autocast the representation may be bf16/fp16: measure
-        # distances in the dictionary's precision.
+    # Under autocast the representation may be bf16/fp16: measure distances
+    # in the dictionary's precision, with autocast off (it would run the
+    # matrix products in bf16/fp16).
+    full_precision = torch.autocast(inputs.device.type, enabled=False)
+    with torch.no_grad(), full_precision:
         flat = inputs.reshape(-1, channels).to(codebook.dtype)
         if activate_class_partitioning:
             check_partition(K, num_classes, shared_keys)
