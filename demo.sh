@@ -9,8 +9,9 @@
 # DEMO_CLASSIFIER_EPOCHS, DEMO_PIQ_EPOCHS; PYTHON picks the interpreter.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")" && pwd)"
-out="$(realpath -m "${1:-demo_output}")"
-python="${PYTHON:-python}"
+mkdir -p "${1:-demo_output}"
+out="$(cd "${1:-demo_output}" && pwd)"
+python="${PYTHON:-$(command -v python3 || command -v python)}"
 clips="${DEMO_CLIPS_PER_CLASS_PER_FOLD:-8}"
 classifier_epochs="${DEMO_CLASSIFIER_EPOCHS:-15}"
 piq_epochs="${DEMO_PIQ_EPOCHS:-8}"
