@@ -11,11 +11,10 @@ from, and which part channels-last helps or hurts.
     python bench/latency_parts.py --device cpu --repeats 3
 """
 
-import argparse
 import datetime
 
 import torch
-from step_setup import CONFIGS, build_classifier, piq_defaults
+from step_setup import CONFIGS, bench_parser, build_classifier, piq_defaults
 from train_step import median_ms
 
 from speechbrain_piq.lobes.models import PIQ
@@ -72,13 +71,7 @@ def time_parts(name, hparams, args):
 
 def main():
     """Times every requested backbone and prints the table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS)
-    )
-    parser.add_argument(
-        "--device", default="cuda" if torch.cuda.is_available() else "cpu"
-    )
+    parser = bench_parser(__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
     args = parser.parse_args()

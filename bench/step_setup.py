@@ -7,6 +7,7 @@ PSI modules holding identical weights (upstream's class loads our
 ``hparams/piq.yaml`` so the benchmark measures the defaults users run.
 """
 
+import argparse
 import copy
 import os
 import tempfile
@@ -42,6 +43,29 @@ CONFIGS = {
     "vit": {"batch_size": 6, "psi": "VectorQuantizedPSIViT_Audio"},
     "focalnet": {"batch_size": 6, "psi": "VectorQuantizedPSIFocalNet_Audio"},
 }
+
+
+def bench_parser(description):
+    """An ``argparse`` parser with the options every step benchmark takes:
+    ``--configs`` (backbones to measure) and ``--device``.
+
+    Arguments
+    ---------
+    description : str
+        The benchmark's one-line description.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        "--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS)
+    )
+    parser.add_argument(
+        "--device", default="cuda" if torch.cuda.is_available() else "cpu"
+    )
+    return parser
 
 
 def piq_defaults(overrides=None):

@@ -27,7 +27,6 @@ comes from one run. Our side can be measured with ``--precision bf16``,
     python bench/train_step.py --device cpu --latency-only  # CPU latency
 """
 
-import argparse
 import datetime
 import json
 import math
@@ -37,7 +36,13 @@ import time
 
 import speechbrain as sb
 import torch
-from step_setup import CONFIGS, build_brains, piq_defaults, synthetic_batch
+from step_setup import (
+    CONFIGS,
+    bench_parser,
+    build_brains,
+    piq_defaults,
+    synthetic_batch,
+)
 from upstream_step import warm_up_quantus
 
 from speechbrain_piq.interpretation import (
@@ -254,13 +259,7 @@ def print_table(rows, meta):
 
 def parse_args():
     """Command-line options."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS)
-    )
-    parser.add_argument(
-        "--device", default="cuda" if torch.cuda.is_available() else "cpu"
-    )
+    parser = bench_parser(__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument(
