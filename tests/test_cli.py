@@ -1,6 +1,7 @@
 """The speechbrain-piq command: interpret, export, --help, bad input."""
 
 import csv
+import shutil
 import subprocess
 import sys
 from unittest import mock
@@ -37,6 +38,27 @@ def test_help_runs_as_a_module():
     )
     assert done.returncode == 0
     assert "interpret" in done.stdout and "export" in done.stdout
+
+
+@pytest.mark.skipif(
+    shutil.which("speechbrain-piq") is None,
+    reason="the console script is installed by pip install -e .",
+)
+def test_installed_console_script_runs_and_fails_clearly(tmp_path):
+    done = subprocess.run(
+        ["speechbrain-piq", "--help"], capture_output=True, text=True
+    )
+    assert done.returncode == 0
+    assert "interpret" in done.stdout and "export" in done.stdout
+    missing = tmp_path / "missing.wav"
+    done = subprocess.run(
+        ["speechbrain-piq", "interpret", str(missing), "--source", "nowhere"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip()
 
 
 def test_interpret_writes_one_folder_per_clip(export_dir, tmp_path, capsys):
