@@ -35,8 +35,16 @@ from speechbrain_piq.metrics.stage_stats import StageMetrics
 logger = logging.getLogger(__name__)
 
 
+# What ``best_checkpoint_metric`` may name: the checkpoint kept as best is
+# the one with the highest Fid-In (ties: lowest loss), or the lowest loss.
+CHECKPOINT_METRICS = ("fid_in", "loss")
+
+
 def best_interpretation_key(checkpoint):
-    """Checkpoint importance: highest Fid-In, ties broken by lowest loss.
+    """Checkpoint importance: highest Fid-In, ties broken by lowest loss;
+    or only the lowest loss for checkpoints of a run whose
+    ``best_checkpoint_metric`` is ``loss`` (written in their meta as
+    ``selected_by``).
 
     Arguments
     ---------
@@ -55,7 +63,14 @@ def best_interpretation_key(checkpoint):
     >>> b = SimpleNamespace(meta={"fid_in": 0.9, "loss": 0.4})
     >>> max([a, b], key=best_interpretation_key) is b
     True
+    >>> by_loss = {"selected_by": "loss"}
+    >>> c = SimpleNamespace(meta={"fid_in": 0.9, "loss": 0.5, **by_loss})
+    >>> d = SimpleNamespace(meta={"fid_in": 0.2, "loss": 0.3, **by_loss})
+    >>> max([c, d], key=best_interpretation_key) is d
+    True
     """
+    if checkpoint.meta.get("selected_by") == "loss":
+        return (-checkpoint.meta["loss"],)
     return checkpoint.meta["fid_in"], -checkpoint.meta["loss"]
 
 
@@ -75,7 +90,8 @@ class PIQBrain(sb.Brain):
     ``fidelity_loss_coef``, ``label_encoder``, ``epoch_counter``,
     ``lr_annealing``, ``train_logger``, ``output_folder``,
     ``interpret_period``, ``n_interpretations``, ``sample_rate``; optional
-    ``tensorboard_logger``, ``logit_scale`` (scales the classifier's scores
+    ``tensorboard_logger``, ``best_checkpoint_metric`` (``fid_in``, the
+    default: highest Fid-In, ties by loss; or ``loss``), ``logit_scale`` (scales the classifier's scores
     for the probability in the PNG titles; the metrics use the raw scores,
     as upstream) and ``channels_last`` (True: PSI and classifier
     weights in channels-last memory format, for faster convolutions on
@@ -277,7 +293,12 @@ class PIQBrain(sb.Brain):
                 {"epoch": epoch, "lr": old_lr}, self.train_stats, stats, None
             )
             self.checkpointer.save_and_keep_only(
-                meta=stats,
+                meta={
+                    **stats,
+                    "selected_by": getattr(
+                        self.hparams, "best_checkpoint_metric", "fid_in"
+                    ),
+                },
                 importance_keys=[best_interpretation_key],
                 ckpt_predicate=has_validation_metrics,
             )

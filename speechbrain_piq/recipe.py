@@ -4,6 +4,7 @@
 from speechbrain.utils.distributed import run_on_main
 from speechbrain.utils.train_logger import TensorboardLogger
 
+from speechbrain_piq.brain import CHECKPOINT_METRICS
 from speechbrain_piq.dataio.datasets import dataio_prep
 from speechbrain_piq.dataio.esc50_prepare import prepare_esc50
 
@@ -23,6 +24,13 @@ def check_recipe_hparams(hparams):
     Traceback (most recent call last):
     ...
     ValueError: mask_th is 1.5 but must lie in [0, 1): it is the fraction of each clip's peak log-power above which the target mask is 1.
+    >>> check_recipe_hparams(
+    ...     {"use_mask_output": True, "mask_th": 0.35,
+    ...      "best_checkpoint_metric": "accuracy"}
+    ... )
+    Traceback (most recent call last):
+    ...
+    ValueError: best_checkpoint_metric is 'accuracy'; use one of fid_in, loss.
     >>> check_recipe_hparams({"use_mask_output": False, "mask_th": 0.35})
     Traceback (most recent call last):
     ...
@@ -33,6 +41,12 @@ def check_recipe_hparams(hparams):
             "use_mask_output: False (upstream's experimental softplus "
             "reconstruction) is not supported: PIQ explains with a sigmoid "
             "mask; set use_mask_output: True."
+        )
+    metric = hparams.get("best_checkpoint_metric", "fid_in")
+    if metric not in CHECKPOINT_METRICS:
+        raise ValueError(
+            f"best_checkpoint_metric is {metric!r}; use one of "
+            f"{', '.join(CHECKPOINT_METRICS)}."
         )
     if not 0 <= hparams["mask_th"] < 1:
         raise ValueError(

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 import pytest
 from piq_recipe_factory import (
@@ -10,6 +11,8 @@ from piq_recipe_factory import (
     make_tiny_setup,
     tiny_args,
 )
+
+from speechbrain_piq.inference.export import best_checkpoint
 
 train_piq = import_train_piq()
 
@@ -111,3 +114,31 @@ def test_recipe_hparams_build_offline(name, dim):
         hparams = load_hyperpyyaml(fin, {"data_folder": "unused"})
     assert hparams["psi"].dim == dim == hparams["embedding_dim"]
     assert hparams["audio_classifier"].n_classes == hparams["out_n_neurons"]
+
+
+@pytest.mark.parametrize("metric", ["fid_in", "loss"])
+def test_test_stage_and_export_use_the_chosen_best_checkpoint(
+    tiny_setup, metric
+):
+    root, paths = tiny_setup
+    name = f"best_by_{metric}"
+    train_piq.main(
+        tiny_args(
+            root,
+            paths,
+            name,
+            number_of_epochs=3,
+            n_interpretations=0,
+            best_checkpoint_metric=metric,
+        )
+    )
+    train_log = (root / name / "train_log.txt").read_text().splitlines()
+    epochs = {}
+    for line in train_log[:3]:
+        epoch = int(re.search(r"epoch: (\d+)", line)[1])
+        fid_in = float(re.search(r"valid fid_in: (\S+?),", line)[1])
+        loss = float(re.search(r"valid loss: (\S+?),", line)[1])
+        epochs[epoch] = (fid_in, -loss) if metric == "fid_in" else (-loss,)
+    best = max(epochs, key=epochs.get)
+    assert f"Epoch loaded: {best} " in train_log[3]
+    assert best_checkpoint(root / name / "save").meta["selected_by"] == metric
