@@ -91,11 +91,12 @@ class PIQBrain(sb.Brain):
     ``lr_annealing``, ``train_logger``, ``output_folder``,
     ``interpret_period``, ``n_interpretations``, ``sample_rate``; optional
     ``tensorboard_logger``, ``best_checkpoint_metric`` (``fid_in``, the
-    default: highest Fid-In, ties by loss; or ``loss``), ``logit_scale`` (scales the classifier's scores
-    for the probability in the PNG titles; the metrics use the raw scores,
-    as upstream) and ``channels_last`` (True: PSI and classifier
-    weights in channels-last memory format, for faster convolutions on
-    the CPU and, with ``--precision bf16``, on the GPU).
+    default: highest Fid-In, ties by loss; or ``loss``), ``logit_scale``
+    (scales the classifier's scores for the probability in the PNG titles;
+    the metrics use the raw scores, as upstream) and ``channels_last``
+    (True: PSI and classifier weights in channels-last memory format, for
+    faster convolutions on the CPU and, with ``--precision bf16``, on the
+    GPU).
     """
 
     def __init__(self, *args, **kwargs):

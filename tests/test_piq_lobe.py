@@ -253,7 +253,6 @@ def test_class_partitioning_builds_no_per_position_mask(monkeypatch):
         return original(labels, *args, **kwargs)
 
     monkeypatch.setattr(quantization, "get_irrelevant_regions", spy)
-    quantization._partition_table.cache_clear()
     quantization._allowed_keys.cache_clear()
     vq = ours.VQEmbedding(64, 8, numclasses=4)
     for _ in range(3):

@@ -127,16 +127,6 @@ def _check_labels(labels, batch_size, num_classes):
 
 
 @functools.lru_cache(maxsize=64)
-def _partition_table(K, num_classes, shared_keys, training, device):
-    """``[num_classes, K]`` irrelevant-key mask, built once per setting and
-    device."""
-    classes = torch.arange(num_classes, dtype=torch.float32)
-    stage = "TRAIN" if training else "VALID"
-    table = get_irrelevant_regions(classes, K, num_classes, shared_keys, stage)
-    return table.to(device)
-
-
-@functools.lru_cache(maxsize=64)
 def _allowed_keys(K, num_classes, shared_keys, training, device):
     """Each class's allowed keys, built once per setting and device.
 
@@ -145,8 +135,10 @@ def _allowed_keys(K, num_classes, shared_keys, training, device):
     ``[num_classes, M]``, True where a row is shorter than ``M`` (its
     entries there are other keys, to be ignored).
     """
-    allowed = ~_partition_table(
-        K, num_classes, shared_keys, training, torch.device("cpu")
+    classes = torch.arange(num_classes, dtype=torch.float32)
+    stage = "TRAIN" if training else "VALID"
+    allowed = ~get_irrelevant_regions(
+        classes, K, num_classes, shared_keys, stage
     )
     counts = allowed.sum(dim=1, keepdim=True)
     width = int(counts.max())
