@@ -40,7 +40,7 @@ def test_shrunk_demo_writes_interpretations_and_metrics(tmp_path):
     metrics = json.loads((out / "piq" / "test_metrics.json").read_text())
     for name in ("fid_in", "faithfulness", "sps", "comp", "accuracy"):
         assert metrics[name] is not None, name
-    for name in ("loc_precision", "loc_recall", "loc_iou"):
+    for name in ("loc_precision", "loc_recall", "loc_iou", "event_box_share"):
         assert 0 <= metrics[name] <= 1, name
 
     clips = list((out / "piq" / "interpretations" / "test").iterdir())

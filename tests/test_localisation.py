@@ -68,12 +68,17 @@ def test_mask_exactly_on_the_event_scores_one():
     event = boxes(EVENT)
     mask = region_to_tf_mask(event, T, F).float()
     scores = scores_of(mask, event, boxes(DISTRACTOR))
+    event_share = scores.pop("event_box_share")
+    distractor_share = scores.pop("distractor_box_share")
     assert scores == {
         "loc_precision": [1.0],
         "loc_recall": [1.0],
         "loc_iou": [1.0],
         "distractor_mass": [0.0],
     }
+    assert event_share == pytest.approx([float(mask.sum()) / (T * F)])
+    distractor_area = float(region_to_tf_mask(boxes(DISTRACTOR), T, F).sum())
+    assert distractor_share == pytest.approx([distractor_area / (T * F)])
 
 
 def test_mask_on_the_distractor_scores_zero():
@@ -96,6 +101,11 @@ def test_all_ones_mask_precision_is_the_box_area_fraction():
     distractor_area = float(region_to_tf_mask(boxes(DISTRACTOR), T, F).sum())
     assert scores["distractor_mass"] == pytest.approx(
         [distractor_area / (T * F)]
+    )
+    # The box shares are exactly these chance levels.
+    assert scores["event_box_share"] == pytest.approx(scores["loc_precision"])
+    assert scores["distractor_box_share"] == pytest.approx(
+        scores["distractor_mass"]
     )
 
 
@@ -138,12 +148,13 @@ def test_empty_mask_scores_zero_without_nan():
     assert math.isnan(scores["distractor_mass"][1])
 
 
-def test_no_distractor_gives_nan_distractor_mass_only():
+def test_no_distractor_gives_nan_distractor_scores_only():
     scores = localisation_scores(
         torch.rand(3, T, F), boxes(EVENT, EVENT, EVENT)
     )
     assert scores["distractor_mass"].isnan().all()
-    for name in ("loc_precision", "loc_recall", "loc_iou"):
+    assert scores["distractor_box_share"].isnan().all()
+    for name in ("loc_precision", "loc_recall", "loc_iou", "event_box_share"):
         assert not scores[name].isnan().any()
     assert tuple(scores) == SCORE_NAMES
 

@@ -22,7 +22,14 @@ import math
 
 import torch
 
-SCORE_NAMES = ("loc_precision", "loc_recall", "loc_iou", "distractor_mass")
+SCORE_NAMES = (
+    "loc_precision",
+    "loc_recall",
+    "loc_iou",
+    "event_box_share",
+    "distractor_mass",
+    "distractor_box_share",
+)
 
 
 def region_to_tf_mask(
@@ -103,6 +110,10 @@ def localisation_scores(
     - ``distractor_mass = sum(m in D) / sum(m)``: the share of the mask's
       mass on the distractor (lower is better); NaN for clips without a
       distractor (a NaN ``distractor_region`` row, or None for all).
+    - ``event_box_share = |E| / (T * F)`` and ``distractor_box_share =
+      |D| / (T * F)``: the boxes' shares of the spectrogram, which are
+      what a uniform mask scores as ``loc_precision`` and
+      ``distractor_mass`` (the chance levels to compare them with).
 
     A score whose denominator is 0 (an all-zero mask) is 0, never NaN.
 
@@ -127,8 +138,9 @@ def localisation_scores(
     Returns
     -------
     dict of str to torch.Tensor
-        ``loc_precision``, ``loc_recall``, ``loc_iou`` and
-        ``distractor_mass``, each ``[B]`` on ``mask``'s device.
+        ``loc_precision``, ``loc_recall``, ``loc_iou``,
+        ``distractor_mass``, ``event_box_share`` and
+        ``distractor_box_share``, each ``[B]`` on ``mask``'s device.
 
     Example
     -------
@@ -136,7 +148,7 @@ def localisation_scores(
     >>> on_event = region_to_tf_mask(event, 417, 513).float()
     >>> scores = localisation_scores(on_event, event)
     >>> {name: round(float(score), 2) for name, score in scores.items()}
-    {'loc_precision': 1.0, 'loc_recall': 1.0, 'loc_iou': 1.0, 'distractor_mass': nan}
+    {'loc_precision': 1.0, 'loc_recall': 1.0, 'loc_iou': 1.0, 'event_box_share': 0.03, 'distractor_mass': nan, 'distractor_box_share': nan}
     """
     _check_inputs(mask, event_region, distractor_region)
     batch, n_frames, n_bins = mask.shape
@@ -161,19 +173,27 @@ def localisation_scores(
     selected = mask >= threshold
     intersection = (selected & event_box).sum((1, 2))
     union = (selected | event_box).sum((1, 2)).clamp_min(1)
+    event_cells = event_box.sum((1, 2))
+    cells = n_frames * n_bins
     scores = {
         "loc_precision": event_mass / total_mass,
-        "loc_recall": event_mass / event_box.sum((1, 2)),
+        "loc_recall": event_mass / event_cells,
         "loc_iou": intersection / union,
+        "event_box_share": event_cells.to(mask.dtype) / cells,
     }
     if distractor_region is None:
         scores["distractor_mass"] = mask.new_full((batch,), math.nan)
+        scores["distractor_box_share"] = mask.new_full((batch,), math.nan)
     else:
         distractor_region = distractor_region.to(mask.device)
         distractor_box = region_to_tf_mask(distractor_region, *grid)
         distractor_mass = (mask * distractor_box).sum((1, 2)) / total_mass
+        distractor_share = distractor_box.sum((1, 2)).to(mask.dtype) / cells
         no_distractor = distractor_region.isnan().any(1)
         scores["distractor_mass"] = distractor_mass.masked_fill(
+            no_distractor, math.nan
+        )
+        scores["distractor_box_share"] = distractor_share.masked_fill(
             no_distractor, math.nan
         )
     return scores
