@@ -3,15 +3,19 @@
 For each classifier (conv2d, ViT, FocalNet; random weights, the recipe's
 ``hparams/piq.yaml`` PSI settings) and one 5 s clip, prints the median
 milliseconds of the frozen classifier's forward and of PSI's forward, with
-the weights contiguous (as upstream) and channels-last. It is the profile
+the weights contiguous (as upstream) and channels-last, and PSI's forward
+again with its mask head run as ``conv_transpose2d`` (upstream's layer)
+instead of ``MaskHeadConvTranspose2d``'s device choice. It is the profile
 behind the README's CPU latency table: which part a speed-up has to come
-from, and which part channels-last helps or hurts.
+from, and which part channels-last or the mask head helps or hurts.
 
     python bench/latency_parts.py                     # GPU when available
     python bench/latency_parts.py --device cpu --repeats 3
 """
 
+import contextlib
 import datetime
+from unittest import mock
 
 import torch
 from step_setup import CONFIGS, bench_parser, build_classifier, piq_defaults
@@ -20,9 +24,19 @@ from train_step import median_ms
 from speechbrain_piq.lobes.models import PIQ
 
 
+def conv_transpose_mask_head():
+    """Context in which PSI's mask head runs as plain ``conv_transpose2d``."""
+    return mock.patch.object(
+        PIQ.MaskHeadConvTranspose2d,
+        "forward",
+        torch.nn.ConvTranspose2d.forward,
+    )
+
+
 def time_parts(name, hparams, args):
-    """Median ms of the classifier and of PSI, contiguous then
-    channels-last, for one backbone."""
+    """Median ms of the classifier, of PSI and of PSI with a
+    ``conv_transpose2d`` mask head, contiguous then channels-last, for one
+    backbone."""
     torch.manual_seed(0)
     n_classes = hparams["out_n_neurons"]
     classifier, dim = build_classifier(name, n_classes)
@@ -48,24 +62,24 @@ def time_parts(name, hparams, args):
             if layout == "channels_last":
                 classifier.to(memory_format=torch.channels_last)
                 psi.to(memory_format=torch.channels_last)
-            rows.append(
-                (
-                    name,
-                    layout,
-                    median_ms(
-                        lambda: classifier(logpower),
-                        args.repeats,
-                        args.warmup,
-                        args.device,
-                    ),
-                    median_ms(
-                        lambda: psi(representation, labels),
-                        args.repeats,
-                        args.warmup,
-                        args.device,
-                    ),
-                )
+            psi_ms = []
+            for head in (contextlib.nullcontext, conv_transpose_mask_head):
+                with head():
+                    psi_ms.append(
+                        median_ms(
+                            lambda: psi(representation, labels),
+                            args.repeats,
+                            args.warmup,
+                            args.device,
+                        )
+                    )
+            classifier_ms = median_ms(
+                lambda: classifier(logpower),
+                args.repeats,
+                args.warmup,
+                args.device,
             )
+            rows.append((name, layout, classifier_ms, *psi_ms))
     return rows
 
 
@@ -81,14 +95,18 @@ def main():
         f"device {args.device}, {torch.get_num_threads()} threads | fp32, "
         f"one 5 s clip, median of {args.repeats}\n"
     )
-    print("| config | weights | classifier ms | PSI ms |")
-    print("|---|---|---|---|")
+    print(
+        "| config | weights | classifier ms | PSI ms "
+        "| PSI ms, conv_transpose2d mask head |"
+    )
+    print("|---|---|---|---|---|")
     for name in args.configs:
-        for config, layout, classifier_ms, psi_ms in time_parts(
-            name, hparams, args
-        ):
+        for row in time_parts(name, hparams, args):
+            config, layout, *times = row
             print(
-                f"| {config} | {layout} | {classifier_ms:.0f} | {psi_ms:.0f} |"
+                f"| {config} | {layout} | "
+                + " | ".join(f"{ms:.0f}" for ms in times)
+                + " |"
             )
 
 

@@ -95,6 +95,53 @@ def test_psi_outputs_and_gradients_match_upstream(
     assert ours_grads["codebook.embedding.weight"].abs().sum() > 0
 
 
+@pytest.mark.parametrize("kernel_size", [12, (10, 8)])
+@pytest.mark.parametrize(
+    "memory_format", [torch.contiguous_format, torch.channels_last]
+)
+def test_mask_head_overlap_add_equals_conv_transpose(
+    kernel_size, memory_format
+):
+    # The CPU path (1x1 convolution + fold) against conv_transpose2d, the
+    # path other devices take: outputs and every gradient.
+    torch.manual_seed(0)
+    head = ours.MaskHeadConvTranspose2d(24, kernel_size)
+    head.bias.data.fill_(0.3)
+    hs = torch.randn(2, 24, 9, 13).contiguous(memory_format=memory_format)
+    weights = torch.rand(
+        2, 1, 9 + head.kernel_size[0] - 3, 13 + head.kernel_size[1] - 3
+    )
+    results = []
+    for forward in (
+        head.forward,
+        lambda x: torch.nn.ConvTranspose2d.forward(head, x),
+    ):
+        head.zero_grad()
+        x = hs.clone().requires_grad_(True)
+        logits = forward(x)
+        (logits * weights).sum().backward()
+        results.append((logits, x.grad, head.weight.grad, head.bias.grad))
+    for got, want in zip(*results):
+        assert_fp32_close(got, want)
+
+
+def test_mask_head_under_autocast_keeps_conv_transposes_dtype():
+    torch.manual_seed(0)
+    head = ours.MaskHeadConvTranspose2d(64, (10, 8))
+    hs = torch.randn(1, 64, 20, 24)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = head(hs)
+        want = torch.nn.ConvTranspose2d.forward(head, hs)
+    assert got.dtype == want.dtype == torch.bfloat16
+    # bf16 taps (one rounding more than conv_transpose2d's single rounding
+    # of its output), summed in float32: bf16-level error, within twice
+    # conv_transpose2d's own.
+    exact = head(hs)
+    assert (got.float() - exact).abs().max() <= 2 * (
+        want.float() - exact
+    ).abs().max()
+
+
 @pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize(
     "partitioning, shared_keys", [(True, 0), (True, 10), (False, 0)]

@@ -29,25 +29,23 @@ from speechbrain_piq.interpretation import (
     masked_spectrograms,
     spectrogram_to_waveform,
 )
-from speechbrain_piq.lobes.models.PIQ import VectorQuantizedPSIFocalNet_Audio
 
 logger = get_logger(__name__)
 
 
-def channels_last_pays(device, psi):
+def channels_last_pays(device):
     """Whether channels-last weights speed up interpretation.
 
-    Measured with ``python bench/train_step.py --device cpu --latency-only``
-    (README, Performance): on the CPU, channels-last makes one clip 1.26x
-    faster for conv2d and 1.31x for ViT, but 0.72x for FocalNet, whose
-    decoder's transposed convolutions run slower in that layout.
+    Measured with ``python bench/latency_parts.py --device cpu`` (README,
+    Performance): on the CPU, channels-last makes PSI 1.6x faster for
+    conv2d, 1.5x for ViT and 1.8x for FocalNet (whose decoder was slower
+    that way until its mask head, ``MaskHeadConvTranspose2d``, stopped
+    using ``conv_transpose2d`` there); GPUs are not measured yet.
 
     Arguments
     ---------
     device : str or torch.device
         Where the interpreter runs.
-    psi : torch.nn.Module
-        Its PSI module.
 
     Returns
     -------
@@ -55,14 +53,10 @@ def channels_last_pays(device, psi):
 
     Example
     -------
-    >>> from speechbrain_piq.lobes.models.PIQ import VectorQuantizedPSI_Audio
-    >>> psi = VectorQuantizedPSI_Audio(dim=8, K=6, numclasses=3)
-    >>> channels_last_pays("cpu", psi), channels_last_pays("cuda:0", psi)
+    >>> channels_last_pays("cpu"), channels_last_pays("cuda:0")
     (True, False)
     """
-    return torch.device(device).type == "cpu" and not isinstance(
-        psi, VectorQuantizedPSIFocalNet_Audio
-    )
+    return torch.device(device).type == "cpu"
 
 
 class PIQAudioInterpreter(Pretrained):
@@ -95,8 +89,7 @@ class PIQAudioInterpreter(Pretrained):
     channels_last : bool, optional
         Hold the PSI and classifier weights in channels-last memory format:
         the same results (to float32 rounding), faster convolutions on the
-        CPU for the conv2d and ViT interpreters. Default (None): True on the
-        CPU except for FocalNet interpreters, False on other devices (see
+        CPU. Default (None): True on the CPU, False on other devices (see
         :func:`channels_last_pays`).
     **kwargs : dict
         Forwarded to ``Pretrained`` (``run_opts``, ``freeze_params``).
@@ -147,7 +140,7 @@ class PIQAudioInterpreter(Pretrained):
         modules = interpreter_modules(modules, hparams, self.origin)
         super().__init__(modules=modules, hparams=hparams, **kwargs)
         if channels_last is None:
-            channels_last = channels_last_pays(self.device, self.mods.psi)
+            channels_last = channels_last_pays(self.device)
         if channels_last:
             for name in ("psi", "audio_classifier"):
                 self.mods[name].to(memory_format=torch.channels_last)
