@@ -7,9 +7,14 @@ the sizes the recipes use:
 * conv2d: B=16, 13x16 positions, K=1024, C=256 (``piq.yaml``)
 * ViT:    B=6,  7x7 positions,   K=1024, C=768 (``piq_vit.yaml``)
 
-with 50 classes (ESC-50) and class partitioning on. Peak memory is the CUDA
-allocator's peak on GPU; on CPU it is the growth of the process's peak
-resident set while running the step, each measured in a fresh subprocess.
+with 50 classes (ESC-50) and class partitioning on. Peak memory is what the
+step allocates on top of the tensors that exist before it (module, inputs):
+the CUDA allocator's peak on GPU; on CPU, the peak of the tensor memory
+timeline that ``torch.profiler`` records (every tensor allocation and free,
+the same accounting as the CUDA allocator's, without the CPU allocator's
+caching that a resident-set measure would count). The last column is the
+floor both sides share: the gradients the step must return, for the input
+and the (dense) codebook.
 
     python bench/vq.py                 # CPU, and CUDA when available
     python bench/vq.py --devices cpu --repeats 20
@@ -18,13 +23,15 @@ resident set while running the step, each measured in a fresh subprocess.
 import argparse
 import json
 import statistics
-import subprocess
-import sys
+import tempfile
 import time
+import warnings
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from speechbrain.lobes.models import PIQ as upstream
+from torch.profiler import ProfilerActivity, profile
 
 from speechbrain_piq.lobes.models import PIQ as ours
 
@@ -91,42 +98,52 @@ def time_step(implementation, config, device, repeats):
 
 
 def peak_memory_mib(implementation, config_name, device):
-    """Peak memory of one step, in MiB, measured in a fresh process."""
+    """Peak memory one step allocates, in MiB (after a warm-up step)."""
+    step = make_step(implementation, CONFIGS[config_name], device)
+    step()
     if device == "cuda":
-        step = make_step(implementation, CONFIGS[config_name], device)
-        step()
         torch.cuda.synchronize()
         base = torch.cuda.memory_allocated()
         torch.cuda.reset_peak_memory_stats()
         step()
         torch.cuda.synchronize()
         return (torch.cuda.max_memory_allocated() - base) / 2**20
-    out = subprocess.run(
-        [sys.executable, __file__, "--rss-probe", implementation, config_name],
-        check=True,
-        capture_output=True,
-        text=True,
+    return cpu_timeline_peak_mib(step)
+
+
+def gradients_mib(config):
+    """MiB of the float32 gradients a step returns: the input's and the
+    codebook's (dense, as optimizers need), a floor for any implementation."""
+    input_size = (
+        config["batch"]
+        * config["height"]
+        * config["width"]
+        * config["channels"]
     )
-    return json.loads(out.stdout.strip().splitlines()[-1])["peak_mib"]
+    codebook_size = config["K"] * config["channels"]
+    return 4 * (input_size + codebook_size) / 2**20
 
 
-def _status_kib(field):
-    """A memory field of /proc/self/status (Linux), in KiB."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"{field} not in /proc/self/status")
-
-
-def rss_probe(implementation, config_name):
-    """Child process: peak resident-set growth (MiB) during one step."""
-    step = make_step(implementation, CONFIGS[config_name], "cpu")
-    with open("/proc/self/clear_refs", "w") as clear_refs:
-        clear_refs.write("5")  # resets the peak (VmHWM) to the current RSS
-    before = _status_kib("VmRSS")
-    step()
-    print(json.dumps({"peak_mib": (_status_kib("VmHWM") - before) / 1024}))
+def cpu_timeline_peak_mib(step):
+    """Peak tensor memory (MiB) allocated by ``step`` on the CPU, over what
+    was allocated when it started, from the profiler's memory timeline."""
+    with profile(
+        activities=[ProfilerActivity.CPU],
+        profile_memory=True,
+        record_shapes=True,
+        with_stack=True,
+    ) as profiler:
+        step()
+    with tempfile.TemporaryDirectory() as folder:
+        timeline = Path(folder) / "timeline.json"
+        with warnings.catch_warnings():
+            # Deprecated for CUDA in favour of memory snapshots, which do
+            # not cover the CPU; the timeline is the CPU's only record.
+            warnings.simplefilter("ignore", FutureWarning)
+            profiler.export_memory_timeline(str(timeline), device="cpu")
+        _, sizes = json.loads(timeline.read_text())
+    totals = [sum(by_category) for by_category in sizes]
+    return (max(totals) - totals[0]) / 2**20
 
 
 def main():
@@ -134,11 +151,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--devices", nargs="+", default=None)
     parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--rss-probe", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.rss_probe:
-        rss_probe(*args.rss_probe)
-        return
     devices = args.devices or (
         ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
     )
@@ -147,10 +160,11 @@ def main():
         print(f"GPU: {torch.cuda.get_device_name()}")
     header = (
         "| config | device | upstream ms | ours ms | speed-up "
-        "| upstream peak MiB | ours peak MiB | memory ratio |"
+        "| upstream peak MiB | ours peak MiB | memory ratio "
+        "| gradients MiB |"
     )
     print(header)
-    print("|" + "---|" * 8)
+    print("|" + "---|" * 9)
     for device in devices:
         for name, config in CONFIGS.items():
             ms = {
@@ -165,7 +179,8 @@ def main():
                 f"| {name} | {device} | {ms['upstream']:.2f} | "
                 f"{ms['ours']:.2f} | {ms['upstream'] / ms['ours']:.1f}x | "
                 f"{mib['upstream']:.1f} | {mib['ours']:.1f} | "
-                f"{mib['upstream'] / max(mib['ours'], 1e-9):.1f}x |"
+                f"{mib['upstream'] / max(mib['ours'], 1e-9):.1f}x | "
+                f"{gradients_mib(config):.2f} |"
             )
 
 

@@ -1,4 +1,5 @@
-"""The benchmark's two steps compute the same thing.
+"""The benchmark's two steps compute the same thing, and its CPU memory
+measure counts what a step allocates.
 
 ``bench/train_step.py`` times our ``PIQBrain`` step against an
 upstream-equivalent one (``bench/upstream_step.py``); the comparison is only
@@ -17,6 +18,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "bench"))
 from step_setup import build_brains, piq_defaults, synthetic_batch  # noqa: E402
 from upstream_step import upstream_loss  # noqa: E402
+from vq import cpu_timeline_peak_mib  # noqa: E402
 
 from speechbrain_piq.interpretation import interpret  # noqa: E402
 
@@ -136,3 +138,16 @@ def test_upstream_loss_is_bce_plus_vq_terms():
     )
     loss = upstream_loss(logpower, mask, representation, quantized, 0.35, 2.0)
     torch.testing.assert_close(loss, expected)
+
+
+def test_vq_bench_cpu_memory_counts_the_steps_tensors():
+    # bench/vq.py's CPU peak: a step holding 4 MiB and 2 MiB at once, over
+    # a 1 MiB tensor that exists before it, peaks at 6 MiB.
+    existing = torch.ones(2**18)
+
+    def step():
+        first = torch.ones(2**20)
+        second = torch.ones(2**19)
+        return (first.sum() + second.sum() + existing.sum()).item()
+
+    assert cpu_timeline_peak_mib(step) == pytest.approx(6.0, abs=0.01)
