@@ -105,9 +105,9 @@ def test_mask_head_overlap_add_equals_conv_transpose(
     # The CPU path (1x1 convolution + fold) against conv_transpose2d, the
     # path other devices take: outputs and every gradient.
     torch.manual_seed(0)
-    head = ours.MaskHeadConvTranspose2d(24, kernel_size)
+    head = ours.MaskHeadConvTranspose2d(144, kernel_size)
     head.bias.data.fill_(0.3)
-    hs = torch.randn(2, 24, 9, 13).contiguous(memory_format=memory_format)
+    hs = torch.randn(2, 144, 9, 13).contiguous(memory_format=memory_format)
     weights = torch.rand(
         2, 1, 9 + head.kernel_size[0] - 3, 13 + head.kernel_size[1] - 3
     )
@@ -125,10 +125,25 @@ def test_mask_head_overlap_add_equals_conv_transpose(
         assert_fp32_close(got, want)
 
 
+def test_mask_head_overlap_adds_only_with_no_more_taps_than_channels(
+    monkeypatch,
+):
+    # Fewer channels than taps (the demo's 16-channel PSI): conv_transpose2d.
+    def no_fold(*args, **kwargs):
+        raise AssertionError("fold used")
+
+    monkeypatch.setattr(ours.F, "fold", no_fold)
+    small = ours.MaskHeadConvTranspose2d(16, 12)
+    small(torch.randn(1, 16, 9, 13))
+    large = ours.MaskHeadConvTranspose2d(144, 12)
+    with pytest.raises(AssertionError, match="fold used"):
+        large(torch.randn(1, 144, 9, 13))
+
+
 def test_mask_head_under_autocast_keeps_conv_transposes_dtype():
     torch.manual_seed(0)
-    head = ours.MaskHeadConvTranspose2d(64, (10, 8))
-    hs = torch.randn(1, 64, 20, 24)
+    head = ours.MaskHeadConvTranspose2d(80, (10, 8))
+    hs = torch.randn(1, 80, 20, 24)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         got = head(hs)
         want = torch.nn.ConvTranspose2d.forward(head, hs)

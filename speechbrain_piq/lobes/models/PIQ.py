@@ -171,12 +171,15 @@ class MaskHeadConvTranspose2d(nn.ConvTranspose2d):
     ``in_channels`` maps to one map of mask logits (padding 1, as upstream's).
 
     It is ``nn.ConvTranspose2d(in_channels, 1, kernel_size, 1, 1)`` with the
-    same parameters and ``state_dict``; on the CPU it computes the same
-    function as a 1x1 convolution to the kernel's taps followed by their
-    overlap-add (``fold``), which runs several times faster there than
-    ``conv_transpose2d`` to a single channel (up to 9x with 1024 input
-    channels channels-last; ``bench/latency_parts.py``). Other devices use
-    ``conv_transpose2d``. Under autocast the taps are summed in float32.
+    same parameters and ``state_dict``. On the CPU, when the kernel has no
+    more taps than there are input channels (every recipe: 256-1024
+    channels, 80 or 144 taps), it computes the same function as a 1x1
+    convolution to the kernel's taps followed by their overlap-add
+    (``fold``): there ``conv_transpose2d`` to a single channel runs at a few
+    GFLOP/s, and this is 2-9x faster, forward and backward
+    (``bench/latency_parts.py``). With fewer channels than taps the taps
+    would outweigh the input, and ``conv_transpose2d`` is faster; other
+    devices use it too. Under autocast the taps are summed in float32.
 
     Arguments
     ---------
@@ -187,8 +190,10 @@ class MaskHeadConvTranspose2d(nn.ConvTranspose2d):
 
     Example
     -------
-    >>> head = MaskHeadConvTranspose2d(8, (10, 8))
-    >>> x = torch.randn(2, 8, 20, 30)
+    >>> head = MaskHeadConvTranspose2d(80, (10, 8))
+    >>> head.overlap_add
+    True
+    >>> x = torch.randn(2, 80, 20, 30)
     >>> logits = head(x)
     >>> print(logits.shape)
     torch.Size([2, 1, 27, 35])
@@ -199,6 +204,8 @@ class MaskHeadConvTranspose2d(nn.ConvTranspose2d):
 
     def __init__(self, in_channels, kernel_size):
         super().__init__(in_channels, 1, kernel_size, stride=1, padding=1)
+        taps = self.kernel_size[0] * self.kernel_size[1]
+        self.overlap_add = in_channels >= taps
 
     def forward(self, x):
         """Mask logits ``[B, 1, H + kh - 3, W + kw - 3]`` from ``[B, C, H, W]``.
@@ -212,7 +219,7 @@ class MaskHeadConvTranspose2d(nn.ConvTranspose2d):
         -------
         torch.Tensor
         """
-        if x.device.type != "cpu":
+        if x.device.type != "cpu" or not self.overlap_add:
             return super().forward(x)
         batch, channels, height, width = x.shape
         kernel_height, kernel_width = self.kernel_size
