@@ -5,7 +5,7 @@ For each classifier (conv2d, ViT, FocalNet; random weights, the recipe's
 milliseconds of the frozen classifier's forward and of PSI's forward, with
 the weights contiguous (as upstream) and channels-last, and PSI's forward
 again with its mask head run as ``conv_transpose2d`` (upstream's layer)
-instead of ``MaskHeadConvTranspose2d``'s device choice. It is the profile
+instead of ``MaskHeadConvTranspose2d``'s own choice. It is the profile
 behind the README's CPU latency table: which part a speed-up has to come
 from, and which part channels-last or the mask head helps or hurts.
 

@@ -8,7 +8,9 @@ with ``strict=True``), with upstream's defects fixed (see each docstring and
 Contents: a convolutional encoder that extracts classification embeddings
 from log spectra, a residual block, the VQ dictionary and its two autograd
 functions, and three decoders (generic, FocalNet, ViT) that map a
-classifier's representation to mask logits over the log-power spectrogram.
+classifier's representation to mask logits over the log-power spectrogram
+(their last layer, ``MaskHeadConvTranspose2d``, is upstream's transposed
+convolution, computed faster on the CPU; beside upstream's API).
 
 Paper: Paissan, Subakan & Ravanelli, "Posthoc Interpretation via
 Quantization", arXiv 2303.12659.
@@ -35,7 +37,6 @@ __all__ = [
     "VQEmbedding",
     "Conv2dEncoder_v2",
     "ResBlockAudio",
-    "MaskHeadConvTranspose2d",
     "VectorQuantizedPSI_Audio",
     "VectorQuantizedPSIFocalNet_Audio",
     "VectorQuantizedPSIViT_Audio",
