@@ -140,6 +140,12 @@ def test_mask_head_overlap_adds_only_with_no_more_taps_than_channels(
         large(torch.randn(1, 144, 9, 13))
 
 
+def test_mask_head_refuses_other_channel_counts_like_conv_transpose():
+    head = ours.MaskHeadConvTranspose2d(160, (10, 8))
+    with pytest.raises(RuntimeError, match="channels"):
+        head(torch.randn(1, 80, 9, 13))
+
+
 def test_mask_head_under_autocast_keeps_conv_transposes_dtype():
     torch.manual_seed(0)
     head = ours.MaskHeadConvTranspose2d(80, (10, 8))

@@ -222,10 +222,10 @@ class MaskHeadConvTranspose2d(nn.ConvTranspose2d):
         """
         if x.device.type != "cpu" or not self.overlap_add:
             return super().forward(x)
-        batch, channels, height, width = x.shape
+        batch, _, height, width = x.shape
         kernel_height, kernel_width = self.kernel_size
         taps = F.conv2d(
-            x, self.weight.reshape(channels, -1, 1, 1).transpose(0, 1)
+            x, self.weight.reshape(self.in_channels, -1, 1, 1).transpose(0, 1)
         )
         output_size = (
             height + kernel_height - 1 - 2 * self.padding[0],
