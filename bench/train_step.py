@@ -19,6 +19,8 @@ upstream's per-step work, three classifier passes with autograd, fp32):
 Both sides run in the same process on the same machine, so every ratio
 comes from one run. Our side can be measured with ``--precision bf16``,
 ``--channels-last`` and ``--compile`` (of PSI); upstream's stays fp32.
+``--cudnn-benchmark`` lets cuDNN pick its convolution algorithms by timing
+them, for both sides (the clips have one shape).
 
     python bench/train_step.py                        # GPU when available
     python bench/train_step.py --device cpu --configs conv2d \\
@@ -226,7 +228,8 @@ def print_table(rows, meta):
         f"torch {meta['torch']} | speechbrain {meta['speechbrain']} | "
         f"ours: precision {meta['precision']}, channels_last "
         f"{meta['channels_last']}, compile {meta['compile']} | upstream: "
-        f"fp32 | {meta['steps']} steps after {meta['warmup']} warm-up\n"
+        f"fp32 | cudnn.benchmark {meta['cudnn_benchmark']} (both) | "
+        f"{meta['steps']} steps after {meta['warmup']} warm-up\n"
     )
     columns = [
         ("train clips/s", "train_clips_per_s", True),
@@ -278,6 +281,11 @@ def parse_args():
     parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--compile", action="store_true")
+    parser.add_argument(
+        "--cudnn-benchmark",
+        action="store_true",
+        help="let cuDNN time its algorithms for each shape first (both sides)",
+    )
     parser.add_argument("--json", help="also save the numbers to this file")
     args = parser.parse_args()
     if args.steps < 1:
@@ -292,6 +300,7 @@ def parse_args():
 def main():
     """Runs every requested configuration and prints the table."""
     args = parse_args()
+    torch.backends.cudnn.benchmark = args.cudnn_benchmark
     device = torch.device(args.device)
     meta = {
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
@@ -307,6 +316,7 @@ def main():
             key: getattr(args, key)
             for key in ("precision", "channels_last", "compile")
         },
+        "cudnn_benchmark": args.cudnn_benchmark,
         "steps": args.steps,
         "warmup": args.warmup,
     }

@@ -102,8 +102,9 @@ def test_psi_outputs_and_gradients_match_upstream(
 def test_mask_head_overlap_add_equals_conv_transpose(
     kernel_size, memory_format
 ):
-    # The CPU path (1x1 convolution + fold) against conv_transpose2d, the
-    # path other devices take: outputs and every gradient.
+    # The overlap-add (1x1 convolution + fold, the CPU path) against
+    # conv_transpose2d (the path other devices take): outputs and every
+    # gradient.
     torch.manual_seed(0)
     head = ours.MaskHeadConvTranspose2d(144, kernel_size)
     head.bias.data.fill_(0.3)
@@ -113,7 +114,7 @@ def test_mask_head_overlap_add_equals_conv_transpose(
     )
     results = []
     for forward in (
-        head.forward,
+        head.forward_by_overlap_add,
         lambda x: torch.nn.ConvTranspose2d.forward(head, x),
     ):
         head.zero_grad()

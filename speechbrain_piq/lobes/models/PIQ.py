@@ -222,6 +222,21 @@ class MaskHeadConvTranspose2d(nn.ConvTranspose2d):
         """
         if x.device.type != "cpu" or not self.overlap_add:
             return super().forward(x)
+        return self.forward_by_overlap_add(x)
+
+    def forward_by_overlap_add(self, x):
+        """The same logits as a 1x1 convolution to the kernel's taps and
+        their overlap-add, on any device (``forward`` chooses).
+
+        Arguments
+        ---------
+        x : torch.Tensor
+            The decoder's last feature map, ``[B, C, H, W]``.
+
+        Returns
+        -------
+        torch.Tensor
+        """
         batch, _, height, width = x.shape
         kernel_height, kernel_width = self.kernel_size
         taps = F.conv2d(
