@@ -32,7 +32,7 @@ import datetime
 import torch
 import torch.nn.functional as F
 from flops import count_flops
-from step_setup import CONFIGS, bench_parser, build_classifier, piq_defaults
+from step_setup import CONFIGS, bench_parser, build_interpreter, piq_defaults
 from train_step import median_ms
 
 from speechbrain_piq.lobes.models import PIQ
@@ -138,17 +138,7 @@ def decoder_inputs(name, hparams, batch_size, device):
     """A backbone's PSI (recipe settings) and the input shape of each of its
     decoder's transposed convolutions, for ``batch_size`` 5 s clips."""
     torch.manual_seed(0)
-    n_classes = hparams["out_n_neurons"]
-    classifier, dim = build_classifier(name, n_classes)
-    psi = getattr(PIQ, CONFIGS[name]["psi"])(
-        dim=dim,
-        K=hparams["K"],
-        numclasses=n_classes,
-        shared_keys=hparams["shared_keys"],
-        activate_class_partitioning=hparams["activate_class_partitioning"],
-        use_adapter=hparams["use_adapter"],
-        adapter_reduce_dim=hparams["adapter_reduce_dim"],
-    )
+    classifier, psi = build_interpreter(name, hparams)
     classifier, psi = classifier.to(device).freeze(), psi.to(device)
     wavs = 0.1 * torch.randn(batch_size, int(hparams["clip_seconds"] * 16000))
     shapes = {}

@@ -18,7 +18,7 @@ import datetime
 from unittest import mock
 
 import torch
-from step_setup import CONFIGS, bench_parser, build_classifier, piq_defaults
+from step_setup import bench_parser, build_interpreter, piq_defaults
 from train_step import median_ms
 
 from speechbrain_piq.lobes.models import PIQ
@@ -38,17 +38,7 @@ def time_parts(name, hparams, args):
     ``conv_transpose2d`` mask head, contiguous then channels-last, for one
     backbone."""
     torch.manual_seed(0)
-    n_classes = hparams["out_n_neurons"]
-    classifier, dim = build_classifier(name, n_classes)
-    psi = getattr(PIQ, CONFIGS[name]["psi"])(
-        dim=dim,
-        K=hparams["K"],
-        numclasses=n_classes,
-        shared_keys=hparams["shared_keys"],
-        activate_class_partitioning=hparams["activate_class_partitioning"],
-        use_adapter=hparams["use_adapter"],
-        adapter_reduce_dim=hparams["adapter_reduce_dim"],
-    )
+    classifier, psi = build_interpreter(name, hparams)
     classifier = classifier.to(args.device).freeze()
     psi = psi.to(args.device).eval()
     features = hparams["compute_features"].to(args.device)

@@ -155,6 +155,52 @@ def build_classifier(name, n_classes, tiny=False):
     return adapter(backbone, head), dim
 
 
+def psi_options(dim, hparams):
+    """PSI's constructor arguments at the recipe's settings.
+
+    Arguments
+    ---------
+    dim : int
+        Channels of the classifier's representation.
+    hparams : dict
+        Loaded ``piq.yaml``.
+
+    Returns
+    -------
+    dict
+    """
+    return {
+        "dim": dim,
+        "K": hparams["K"],
+        "numclasses": hparams["out_n_neurons"],
+        "shared_keys": hparams["shared_keys"],
+        "activate_class_partitioning": hparams["activate_class_partitioning"],
+        "use_adapter": hparams["use_adapter"],
+        "adapter_reduce_dim": hparams["adapter_reduce_dim"],
+    }
+
+
+def build_interpreter(name, hparams):
+    """A randomly initialised classifier (real geometry) and our PSI for
+    it, at the recipe's settings.
+
+    Arguments
+    ---------
+    name : str
+        Classifier backbone (a key of ``CONFIGS``).
+    hparams : dict
+        Loaded ``piq.yaml``.
+
+    Returns
+    -------
+    classifier : speechbrain_piq.classifiers.AudioClassifier
+    psi : speechbrain_piq.lobes.models.PIQ.VectorQuantizedPSI_Audio
+    """
+    classifier, dim = build_classifier(name, hparams["out_n_neurons"])
+    psi = getattr(our_piq, CONFIGS[name]["psi"])(**psi_options(dim, hparams))
+    return classifier, psi
+
+
 def build_brains(
     name,
     device="cpu",
@@ -188,20 +234,10 @@ def build_brains(
         Both with optimizers initialised and modules in training mode.
     """
     hparams = hparams if hparams is not None else piq_defaults()
-    n_classes = hparams["out_n_neurons"]
-    classifier, dim = build_classifier(name, n_classes, tiny)
-    psi_options = {
-        "dim": dim,
-        "K": hparams["K"],
-        "numclasses": n_classes,
-        "shared_keys": hparams["shared_keys"],
-        "activate_class_partitioning": hparams["activate_class_partitioning"],
-        "use_adapter": hparams["use_adapter"],
-        "adapter_reduce_dim": hparams["adapter_reduce_dim"],
-    }
+    classifier, dim = build_classifier(name, hparams["out_n_neurons"], tiny)
     psi_class = CONFIGS[name]["psi"]
-    our_psi = getattr(our_piq, psi_class)(**psi_options)
-    upstream_psi = getattr(upstream_piq, psi_class)(**psi_options)
+    our_psi = getattr(our_piq, psi_class)(**psi_options(dim, hparams))
+    upstream_psi = getattr(upstream_piq, psi_class)(**psi_options(dim, hparams))
     upstream_psi.load_state_dict(our_psi.state_dict())
 
     # Copied before ours may turn its weights channels-last.
