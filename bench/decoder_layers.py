@@ -5,10 +5,13 @@ PSI's decoder (transposed convolutions up to the full spectrogram) is most
 of a training step's work (``bench/flops.py``), and a GPU runs transposed
 convolutions far below its convolution throughput. For every transposed
 convolution in a backbone's decoder (recipe sizes, the recipe's batch),
-this times forward + backward, with gradients for the input and weights:
+this times forward + backward, with gradients for the input and weights
+(``--forward-only``: the forward alone, as in inference):
 
-* ``native``: the layer as the lobe runs it (``conv_transpose2d``; the mask
-  head's own choice on the CPU);
+* ``native``: the layer as the lobe runs it (``GappedInputConvTranspose2d``
+  convolves only its input's data columns; the mask head makes its own
+  choice on the CPU), on an input with the decoder's gap columns;
+* ``conv_transpose2d``: upstream's layer;
 * ``subpixel``: one stride-1 convolution to every output phase (stride
   height x stride width x out channels), then a pixel shuffle and a crop
   (kernels that are no multiple of the stride are padded with zero taps);
@@ -36,6 +39,9 @@ from step_setup import CONFIGS, bench_parser, build_interpreter, piq_defaults
 from train_step import median_ms
 
 from speechbrain_piq.lobes.models import PIQ
+from speechbrain_piq.lobes.models.decoder_layers import (
+    GappedInputConvTranspose2d,
+)
 
 
 def subpixel_conv_transpose2d(x, weight, bias, stride, padding):
@@ -125,6 +131,9 @@ def candidates(layer):
     """Name to forward function of each formulation to time for a layer."""
     found = {
         "native": layer,
+        "conv_transpose2d": lambda x: torch.nn.ConvTranspose2d.forward(
+            layer, x
+        ),
         "subpixel": lambda x: subpixel_conv_transpose2d(
             x, layer.weight, layer.bias, layer.stride, layer.padding
         ),
@@ -132,6 +141,17 @@ def candidates(layer):
     if isinstance(layer, PIQ.MaskHeadConvTranspose2d):
         found["overlap-add"] = layer.forward_by_overlap_add
     return found
+
+
+def layer_input(layer, shape, device, memory_format):
+    """A random input for ``layer``; a gapped layer's gap columns hold one
+    random value per channel and clip, as in the decoder."""
+    x = torch.randn(shape, device=device)
+    if isinstance(layer, GappedInputConvTranspose2d):
+        data = x[..., layer.data_offset :: layer.data_step].clone()
+        x[:] = torch.randn(shape[:2], device=device)[..., None, None]
+        x[..., layer.data_offset :: layer.data_step] = data
+    return x.contiguous(memory_format=memory_format)
 
 
 def decoder_inputs(name, hparams, batch_size, device):
@@ -170,9 +190,7 @@ def time_layer(layer, shape, args):
         torch.channels_last if args.channels_last else torch.contiguous_format
     )
     layer = layer.to(memory_format=memory_format)
-    x = torch.randn(shape, device=args.device).contiguous(
-        memory_format=memory_format
-    )
+    x = layer_input(layer, shape, args.device, memory_format)
     x.requires_grad_(True)
     autocast = (
         torch.autocast(torch.device(args.device).type, dtype=torch.bfloat16)
@@ -186,11 +204,14 @@ def time_layer(layer, shape, args):
     def step(forward):
         layer.zero_grad(set_to_none=True)
         x.grad = None
-        with autocast:
+        with autocast, torch.set_grad_enabled(not args.forward_only):
             output = forward(x)
-        output.backward(torch.ones_like(output))
+        if not args.forward_only:
+            output.backward(torch.ones_like(output))
 
-    nominal, _ = count_flops(lambda: step(layer))
+    nominal, _ = count_flops(
+        lambda: step(lambda x: torch.nn.ConvTranspose2d.forward(layer, x))
+    )
     results = {}
     for name, forward in candidates(layer).items():
         with torch.no_grad(), autocast:
@@ -212,12 +233,14 @@ def time_layer(layer, shape, args):
 def print_layers(name, psi, shapes, args):
     """One table row per transposed convolution of a backbone's decoder."""
     print(f"\n{name} (batch {next(iter(shapes.values()))[0]})\n")
+    formulations = ("native", "conv_transpose2d", "subpixel", "overlap-add")
+    work = "fwd" if args.forward_only else "fwd+bwd"
     print(
-        "| layer | kernel / stride | input | GFLOP fwd+bwd | native ms "
-        "(TFLOP/s, deviation) | subpixel ms (TFLOP/s, deviation) | overlap-add ms "
-        "(TFLOP/s, deviation) |"
+        f"| layer | kernel / stride | input | GFLOP {work} | "
+        + " | ".join(f"{name} ms (TFLOP/s, deviation)" for name in formulations)
+        + " |"
     )
-    print("|" + "---|" * 7)
+    print("|" + "---|" * (4 + len(formulations)))
     for index, shape in shapes.items():
         layer = psi.decoder[index]
         nominal, results = time_layer(layer, shape, args)
@@ -227,7 +250,7 @@ def print_layers(name, psi, shapes, args):
             "x".join(map(str, shape[1:])),
             f"{nominal / 1e9:.1f}",
         ]
-        for formulation in ("native", "subpixel", "overlap-add"):
+        for formulation in formulations:
             result = results.get(formulation)
             if result is None:
                 cells.append("-")
@@ -253,6 +276,11 @@ def main():
     parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument(
+        "--forward-only",
+        action="store_true",
+        help="time the forward pass alone, without autograd (inference)",
+    )
+    parser.add_argument(
         "--cudnn-benchmark",
         action="store_true",
         help="let cuDNN time its algorithms for each shape first",
@@ -268,7 +296,8 @@ def main():
             else f"CPU, {torch.get_num_threads()} threads"
         )
         + f" | torch {torch.__version__} | {args.precision}, channels_last "
-        f"{args.channels_last}, cudnn.benchmark {args.cudnn_benchmark} | "
+        f"{args.channels_last}, cudnn.benchmark {args.cudnn_benchmark}, "
+        f"{'forward' if args.forward_only else 'forward + backward'} | "
         f"median of {args.repeats}"
     )
     hparams = piq_defaults()

@@ -12,7 +12,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "bench"))
 from decoder_layers import subpixel_conv_transpose2d, time_layer  # noqa: E402
 
-from speechbrain_piq.lobes.models.PIQ import (  # noqa: E402
+from speechbrain_piq.lobes.models.decoder_layers import (  # noqa: E402
+    GappedInputConvTranspose2d,
     MaskHeadConvTranspose2d,
 )
 
@@ -71,11 +72,49 @@ def test_time_layer_reports_every_formulation_of_the_mask_head():
         channels_last=False,
         repeats=1,
         warmup=0,
+        forward_only=False,
     )
     nominal, results = time_layer(head, (1, 16, 6, 5), args)
     # Forward and both gradients of a 16-to-1 map with 12 taps per pixel.
     assert nominal == 3 * 2 * 16 * 12 * 6 * 5
-    assert set(results) == {"native", "subpixel", "overlap-add"}
+    assert set(results) == {
+        "native",
+        "conv_transpose2d",
+        "subpixel",
+        "overlap-add",
+    }
     for result in results.values():
         assert result["ms"] > 0
         assert result["deviation"] < 1e-5
+
+
+def test_time_layer_gives_a_gapped_layer_gap_columns():
+    layer = GappedInputConvTranspose2d(8, 8, (4, 2), (2, 2), 1, (1, 2))
+    args = argparse.Namespace(
+        device="cpu",
+        precision="fp32",
+        channels_last=True,
+        repeats=1,
+        warmup=0,
+        forward_only=False,
+    )
+    nominal, results = time_layer(layer, (2, 8, 6, 9), args)
+    # The nominal work is conv_transpose2d's, whatever the layer skips.
+    assert nominal == 3 * 2 * 2 * 8 * 8 * 8 * 6 * 9
+    assert set(results) == {"native", "conv_transpose2d", "subpixel"}
+    for result in results.values():
+        assert result["deviation"] < 1e-5
+
+
+def test_time_layer_forward_only_counts_the_forward():
+    head = MaskHeadConvTranspose2d(16, (3, 4))
+    args = argparse.Namespace(
+        device="cpu",
+        precision="fp32",
+        channels_last=False,
+        repeats=1,
+        warmup=0,
+        forward_only=True,
+    )
+    nominal, _ = time_layer(head, (1, 16, 6, 5), args)
+    assert nominal == 2 * 16 * 12 * 6 * 5

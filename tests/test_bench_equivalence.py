@@ -67,12 +67,15 @@ def test_our_step_matches_upstream_formula(
     our_loss, our_grads = train_loss_and_grads(ours, batch)
     upstream_loss_value, upstream_grads = train_loss_and_grads(upstream, batch)
 
-    # Channels-last convolutions sum in another order; the training-mode
-    # batch norms of these tiny models (two clips) amplify that float32
-    # rounding in the gradients: to ~1e-3 of the largest gradient here, and
-    # more for the tiny ViT and FocalNet, whose eval-mode outputs still agree
-    # to float32 rounding (next test).
-    loss_rtol, grad_tol = (1e-5, 1e-2) if channels_last else (1e-5, 1e-4)
+    # Channels-last convolutions, and the ViT/FocalNet decoders' gapped
+    # layers, sum in another order; the training-mode batch norms of these
+    # tiny models (two clips) amplify that float32 rounding in the
+    # gradients: to ~1e-3 of the largest gradient here, and more for the
+    # tiny ViT and FocalNet, whose eval-mode outputs still agree to float32
+    # rounding (next test). In float64 the gradients agree to 1e-10
+    # (tests/test_piq_lobe.py).
+    reordered = channels_last or backbone in ("vit", "focalnet")
+    loss_rtol, grad_tol = (1e-5, 1e-2) if reordered else (1e-5, 1e-4)
     assert torch.isfinite(our_loss)
     torch.testing.assert_close(
         our_loss, upstream_loss_value, rtol=loss_rtol, atol=1e-6

@@ -95,73 +95,30 @@ def test_psi_outputs_and_gradients_match_upstream(
     assert ours_grads["codebook.embedding.weight"].abs().sum() > 0
 
 
-@pytest.mark.parametrize("kernel_size", [12, (10, 8)])
 @pytest.mark.parametrize(
-    "memory_format", [torch.contiguous_format, torch.channels_last]
+    "class_name",
+    ["VectorQuantizedPSIFocalNet_Audio", "VectorQuantizedPSIViT_Audio"],
 )
-def test_mask_head_overlap_add_equals_conv_transpose(
-    kernel_size, memory_format
-):
-    # The overlap-add (1x1 convolution + fold, the CPU path) against
-    # conv_transpose2d (the path other devices take): outputs and every
-    # gradient.
-    torch.manual_seed(0)
-    head = ours.MaskHeadConvTranspose2d(144, kernel_size)
-    head.bias.data.fill_(0.3)
-    hs = torch.randn(2, 144, 9, 13).contiguous(memory_format=memory_format)
-    weights = torch.rand(
-        2, 1, 9 + head.kernel_size[0] - 3, 13 + head.kernel_size[1] - 3
-    )
+def test_gapped_decoders_are_upstreams_in_float64(class_name):
+    # The gapped layers regroup the decoder's sums; in float64 every
+    # output and gradient is upstream's to 1e-10 (float32 rounding aside,
+    # the same function), in training mode.
+    reference, candidate = _pair(class_name, dim=16, K=20, numclasses=5)
+    torch.manual_seed(1)
+    hs = torch.randn(2, 16, 14, 14, dtype=torch.float64)
+    labels = torch.tensor([1, 3])
     results = []
-    for forward in (
-        head.forward_by_overlap_add,
-        lambda x: torch.nn.ConvTranspose2d.forward(head, x),
-    ):
-        head.zero_grad()
+    for model in (reference.double(), candidate.double()):
         x = hs.clone().requires_grad_(True)
-        logits = forward(x)
-        (logits * weights).sum().backward()
-        results.append((logits, x.grad, head.weight.grad, head.bias.grad))
-    for got, want in zip(*results):
-        assert_fp32_close(got, want)
-
-
-def test_mask_head_overlap_adds_only_with_no_more_taps_than_channels(
-    monkeypatch,
-):
-    # Fewer channels than taps (the demo's 16-channel PSI): conv_transpose2d.
-    def no_fold(*args, **kwargs):
-        raise AssertionError("fold used")
-
-    monkeypatch.setattr(ours.F, "fold", no_fold)
-    small = ours.MaskHeadConvTranspose2d(16, 12)
-    small(torch.randn(1, 16, 9, 13))
-    large = ours.MaskHeadConvTranspose2d(144, 12)
-    with pytest.raises(AssertionError, match="fold used"):
-        large(torch.randn(1, 144, 9, 13))
-
-
-def test_mask_head_refuses_other_channel_counts_like_conv_transpose():
-    head = ours.MaskHeadConvTranspose2d(160, (10, 8))
-    with pytest.raises(RuntimeError, match="channels"):
-        head(torch.randn(1, 80, 9, 13))
-
-
-def test_mask_head_under_autocast_keeps_conv_transposes_dtype():
-    torch.manual_seed(0)
-    head = ours.MaskHeadConvTranspose2d(80, (10, 8))
-    hs = torch.randn(1, 80, 20, 24)
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        got = head(hs)
-        want = torch.nn.ConvTranspose2d.forward(head, hs)
-    assert got.dtype == want.dtype == torch.bfloat16
-    # bf16 taps (one rounding more than conv_transpose2d's single rounding
-    # of its output), summed in float32: bf16-level error, within twice
-    # conv_transpose2d's own.
-    exact = head(hs)
-    assert (got.float() - exact).abs().max() <= 2 * (
-        want.float() - exact
-    ).abs().max()
+        x_tilde, hcat, z_q_x = model(x, labels)
+        torch.manual_seed(2)
+        _vq_losses(x_tilde, hcat, z_q_x, torch.randn_like(x_tilde)).backward()
+        decoder_grads = [p.grad for p in model.decoder.parameters()]
+        results.append((x_tilde, x.grad, *decoder_grads))
+    for got, want in zip(results[1], results[0]):
+        torch.testing.assert_close(
+            got, want, rtol=1e-10, atol=1e-10 * want.abs().max().item()
+        )
 
 
 @pytest.mark.parametrize("training", [True, False])

@@ -9,8 +9,8 @@ Contents: a convolutional encoder that extracts classification embeddings
 from log spectra, a residual block, the VQ dictionary and its two autograd
 functions, and three decoders (generic, FocalNet, ViT) that map a
 classifier's representation to mask logits over the log-power spectrogram
-(their last layer, ``MaskHeadConvTranspose2d``, is upstream's transposed
-convolution, computed faster on the CPU; beside upstream's API).
+(their layers are upstream's transposed convolutions, some computed faster by
+``speechbrain_piq.lobes.models.decoder_layers``; beside upstream's API).
 
 Paper: Paissan, Subakan & Ravanelli, "Posthoc Interpretation via
 Quantization", arXiv 2303.12659.
@@ -20,8 +20,11 @@ Authors
 """
 
 import torch.nn as nn
-import torch.nn.functional as F
 
+from speechbrain_piq.lobes.models.decoder_layers import (
+    GappedInputConvTranspose2d,
+    MaskHeadConvTranspose2d,
+)
 from speechbrain_piq.lobes.models.quantization import (
     VectorQuantization,
     VectorQuantizationStraightThrough,
@@ -167,94 +170,6 @@ class Conv2dEncoder_v2(nn.Module):
         return self.resblock(h)
 
 
-class MaskHeadConvTranspose2d(nn.ConvTranspose2d):
-    """The decoders' last layer: a stride-1 transposed convolution from
-    ``in_channels`` maps to one map of mask logits (padding 1, as upstream's).
-
-    It is ``nn.ConvTranspose2d(in_channels, 1, kernel_size, 1, 1)`` with the
-    same parameters and ``state_dict``. On the CPU, when the kernel has no
-    more taps than there are input channels (every recipe: 256-1024
-    channels, 80 or 144 taps), it computes the same function as a 1x1
-    convolution to the kernel's taps followed by their overlap-add
-    (``fold``): there ``conv_transpose2d`` to a single channel runs at a few
-    GFLOP/s, and this is 2-9x faster, forward and backward
-    (``bench/latency_parts.py``). With fewer channels than taps the taps
-    would outweigh the input, and ``conv_transpose2d`` is faster; other
-    devices use it too. Under autocast the taps are summed in float32.
-
-    Arguments
-    ---------
-    in_channels : int
-        Channels of the decoder's last feature map.
-    kernel_size : int or tuple
-        Kernel height and width.
-
-    Example
-    -------
-    >>> head = MaskHeadConvTranspose2d(80, (10, 8))
-    >>> head.overlap_add
-    True
-    >>> x = torch.randn(2, 80, 20, 30)
-    >>> logits = head(x)
-    >>> print(logits.shape)
-    torch.Size([2, 1, 27, 35])
-    >>> native = nn.ConvTranspose2d.forward(head, x)
-    >>> print(torch.allclose(logits, native, atol=1e-5))
-    True
-    """
-
-    def __init__(self, in_channels, kernel_size):
-        super().__init__(in_channels, 1, kernel_size, stride=1, padding=1)
-        taps = self.kernel_size[0] * self.kernel_size[1]
-        self.overlap_add = in_channels >= taps
-
-    def forward(self, x):
-        """Mask logits ``[B, 1, H + kh - 3, W + kw - 3]`` from ``[B, C, H, W]``.
-
-        Arguments
-        ---------
-        x : torch.Tensor
-            The decoder's last feature map.
-
-        Returns
-        -------
-        torch.Tensor
-        """
-        if x.device.type != "cpu" or not self.overlap_add:
-            return super().forward(x)
-        return self.forward_by_overlap_add(x)
-
-    def forward_by_overlap_add(self, x):
-        """The same logits as a 1x1 convolution to the kernel's taps and
-        their overlap-add, on any device (``forward`` chooses).
-
-        Arguments
-        ---------
-        x : torch.Tensor
-            The decoder's last feature map, ``[B, C, H, W]``.
-
-        Returns
-        -------
-        torch.Tensor
-        """
-        batch, _, height, width = x.shape
-        kernel_height, kernel_width = self.kernel_size
-        taps = F.conv2d(
-            x, self.weight.reshape(self.in_channels, -1, 1, 1).transpose(0, 1)
-        )
-        output_size = (
-            height + kernel_height - 1 - 2 * self.padding[0],
-            width + kernel_width - 1 - 2 * self.padding[1],
-        )
-        logits = F.fold(
-            taps.reshape(batch, -1, height * width).float(),
-            output_size,
-            self.kernel_size,
-            padding=self.padding,
-        )
-        return (logits + self.bias.view(1, -1, 1, 1)).to(taps.dtype)
-
-
 def _conv2d_decoder(dim):
     """Decoder from a conv2d representation to mask logits (upstream's)."""
     return nn.Sequential(
@@ -276,7 +191,13 @@ def _conv2d_decoder(dim):
 
 def _transformer_decoder(dim):
     """Decoder from a ViT/FocalNet representation to mask logits (upstream's
-    ``piq_vit`` / ``piq_focalnet`` geometry, identical for both)."""
+    ``piq_vit`` / ``piq_focalnet`` geometry, identical for both).
+
+    Its (4, 1)-kernel layers, with column stride 2, write only their bias
+    into the even output columns, so the next layer gets gap columns there
+    and convolves the odd ones only (``GappedInputConvTranspose2d``).
+    """
+    odd_columns = (1, 2)
     return nn.Sequential(
         nn.ConvTranspose2d(dim, dim, 3, (4, 5), 1),
         nn.ReLU(),
@@ -284,10 +205,10 @@ def _transformer_decoder(dim):
         nn.ConvTranspose2d(dim, dim, (4, 1), (2, 2), 1),
         nn.ReLU(),
         nn.BatchNorm2d(dim),
-        nn.ConvTranspose2d(dim, dim, (4, 1), (2, 2), 1),
+        GappedInputConvTranspose2d(dim, dim, (4, 1), (2, 2), 1, odd_columns),
         nn.ReLU(),
         nn.BatchNorm2d(dim),
-        nn.ConvTranspose2d(dim, dim, (4, 2), (2, 2), 1),
+        GappedInputConvTranspose2d(dim, dim, (4, 2), (2, 2), 1, odd_columns),
         nn.ReLU(),
         nn.BatchNorm2d(dim),
         MaskHeadConvTranspose2d(dim, (10, 8)),
