@@ -30,6 +30,19 @@ DECODER_GEOMETRIES = [
 ]
 
 
+def bench_args(**overrides):
+    """The options ``time_layer`` reads: one CPU run without warm-up."""
+    options = {
+        "device": "cpu",
+        "precision": "fp32",
+        "channels_last": False,
+        "repeats": 1,
+        "warmup": 0,
+        "forward_only": False,
+    }
+    return argparse.Namespace(**{**options, **overrides})
+
+
 @pytest.mark.parametrize("kernel, stride, padding", DECODER_GEOMETRIES)
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_subpixel_is_the_transposed_convolution(
@@ -66,14 +79,7 @@ def test_subpixel_is_the_transposed_convolution(
 
 def test_time_layer_reports_every_formulation_of_the_mask_head():
     head = MaskHeadConvTranspose2d(16, (3, 4))
-    args = argparse.Namespace(
-        device="cpu",
-        precision="fp32",
-        channels_last=False,
-        repeats=1,
-        warmup=0,
-        forward_only=False,
-    )
+    args = bench_args()
     nominal, results = time_layer(head, (1, 16, 6, 5), args)
     # Forward and both gradients of a 16-to-1 map with 12 taps per pixel.
     assert nominal == 3 * 2 * 16 * 12 * 6 * 5
@@ -90,14 +96,7 @@ def test_time_layer_reports_every_formulation_of_the_mask_head():
 
 def test_time_layer_gives_a_gapped_layer_gap_columns():
     layer = GappedInputConvTranspose2d(8, 8, (4, 2), (2, 2), 1, (1, 2))
-    args = argparse.Namespace(
-        device="cpu",
-        precision="fp32",
-        channels_last=True,
-        repeats=1,
-        warmup=0,
-        forward_only=False,
-    )
+    args = bench_args(channels_last=True)
     nominal, results = time_layer(layer, (2, 8, 6, 9), args)
     # The nominal work is conv_transpose2d's, whatever the layer skips.
     assert nominal == 3 * 2 * 2 * 8 * 8 * 8 * 6 * 9
@@ -108,13 +107,6 @@ def test_time_layer_gives_a_gapped_layer_gap_columns():
 
 def test_time_layer_forward_only_counts_the_forward():
     head = MaskHeadConvTranspose2d(16, (3, 4))
-    args = argparse.Namespace(
-        device="cpu",
-        precision="fp32",
-        channels_last=False,
-        repeats=1,
-        warmup=0,
-        forward_only=True,
-    )
+    args = bench_args(forward_only=True)
     nominal, _ = time_layer(head, (1, 16, 6, 5), args)
     assert nominal == 2 * 16 * 12 * 6 * 5
