@@ -38,7 +38,7 @@ def channels_last_pays(device):
 
     Measured with ``python bench/latency_parts.py --device cpu`` (README,
     Performance): on the CPU, channels-last makes PSI 1.6x faster for
-    conv2d, 1.5x for ViT and 1.8x for FocalNet (whose decoder was slower
+    conv2d, 1.5x for ViT and 1.6x for FocalNet (whose decoder was slower
     that way until its mask head, ``MaskHeadConvTranspose2d``, stopped
     using ``conv_transpose2d`` there); GPUs are not measured yet.
 
