@@ -108,19 +108,22 @@ class MaskHeadConvTranspose2d(nn.ConvTranspose2d):
         return (logits + self.bias.view(1, -1, 1, 1)).to(taps.dtype)
 
 
-def _tap_matrix(out_size, in_size, kernel_size, stride, padding, keep=None):
+def _tap_matrix(
+    out_size, in_size, kernel_size, stride, padding, keep=None, device=None
+):
     """Which kernel tap reaches which output position along one axis of a
     transposed convolution: ``[out_size, kernel_size]`` of 0/1, where entry
     ``(o, t)`` is 1 when input position ``i = (o + padding - t) / stride``
-    is a whole number in ``[0, in_size)`` (and ``keep[i]``, when given).
+    is a whole number in ``[0, in_size)`` (and ``keep[i]``, when given), on
+    ``device``.
 
     Example
     -------
     >>> print(_tap_matrix(4, 2, 2, 2, 0).int().tolist())
     [[1, 0], [0, 1], [1, 0], [0, 1]]
     """
-    outputs = torch.arange(out_size).view(-1, 1)
-    taps = torch.arange(kernel_size).view(1, -1)
+    outputs = torch.arange(out_size, device=device).view(-1, 1)
+    taps = torch.arange(kernel_size, device=device).view(1, -1)
     source = outputs + padding - taps
     inside = (source >= 0) & (source < in_size * stride)
     reached = inside & (source % stride == 0)
@@ -240,13 +243,22 @@ class GappedInputConvTranspose2d(nn.ConvTranspose2d):
             self.kernel_size,
             self.stride,
         )
-        is_gap = torch.ones(width, dtype=torch.bool)
+        device = data_share.device
+        is_gap = torch.ones(width, dtype=torch.bool, device=device)
         is_gap[self.data_offset :: self.data_step] = False
-        rows = _tap_matrix(out_h, height, kernel_h, stride_h, self.padding[0])
-        columns = _tap_matrix(
-            out_w, width, kernel_w, stride_w, self.padding[1], keep=is_gap
+        rows = _tap_matrix(
+            out_h, height, kernel_h, stride_h, self.padding[0], device=device
         )
-        columns = torch.cat([columns, torch.ones(out_w, 1)], dim=1)
+        columns = _tap_matrix(
+            out_w,
+            width,
+            kernel_w,
+            stride_w,
+            self.padding[1],
+            keep=is_gap,
+            device=device,
+        )
+        columns = torch.cat([columns, torch.ones_like(columns[:, :1])], dim=1)
         per_tap = torch.einsum("bi,iokl->bokl", fill, self.weight)
         rows = rows.to(per_tap)
         columns = columns.to(per_tap)
