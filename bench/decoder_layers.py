@@ -35,7 +35,13 @@ import datetime
 import torch
 import torch.nn.functional as F
 from flops import count_flops
-from step_setup import CONFIGS, bench_parser, build_interpreter, piq_defaults
+from step_setup import (
+    CONFIGS,
+    bench_parser,
+    build_interpreter,
+    device_name,
+    piq_defaults,
+)
 from train_step import median_ms
 
 from speechbrain_piq.lobes.models import PIQ
@@ -197,8 +203,9 @@ def time_layer(layer, shape, args):
         if args.precision == "bf16"
         else contextlib.nullcontext()
     )
+    forwards = candidates(layer)
     with torch.no_grad():
-        reference = torch.nn.ConvTranspose2d.forward(layer, x.detach()).float()
+        reference = forwards["conv_transpose2d"](x.detach()).float()
     scale = reference.abs().max().item() or 1.0
 
     def step(forward):
@@ -209,11 +216,9 @@ def time_layer(layer, shape, args):
         if not args.forward_only:
             output.backward(torch.ones_like(output))
 
-    nominal, _ = count_flops(
-        lambda: step(lambda x: torch.nn.ConvTranspose2d.forward(layer, x))
-    )
+    nominal, _ = count_flops(lambda: step(forwards["conv_transpose2d"]))
     results = {}
-    for name, forward in candidates(layer).items():
+    for name, forward in forwards.items():
         with torch.no_grad(), autocast:
             deviation = (forward(x.detach()).float() - reference).abs().max()
         milliseconds = median_ms(
@@ -287,15 +292,9 @@ def main():
     )
     args = parser.parse_args()
     torch.backends.cudnn.benchmark = args.cudnn_benchmark
-    device = torch.device(args.device)
     print(
         f"{datetime.datetime.now().isoformat(timespec='seconds')} | "
-        + (
-            torch.cuda.get_device_name(device)
-            if device.type == "cuda"
-            else f"CPU, {torch.get_num_threads()} threads"
-        )
-        + f" | torch {torch.__version__} | {args.precision}, channels_last "
+        f"{device_name(args.device)} | torch {torch.__version__} | {args.precision}, channels_last "
         f"{args.channels_last}, cudnn.benchmark {args.cudnn_benchmark}, "
         f"{'forward' if args.forward_only else 'forward + backward'} | "
         f"median of {args.repeats}"

@@ -10,6 +10,7 @@ PSI modules holding identical weights (upstream's class loads our
 import argparse
 import copy
 import os
+import platform
 import tempfile
 
 import torch
@@ -66,6 +67,27 @@ def bench_parser(description):
         "--device", default="cuda" if torch.cuda.is_available() else "cpu"
     )
     return parser
+
+
+def device_name(device):
+    """The GPU's name, or the CPU's with its thread count, for the tables.
+
+    Arguments
+    ---------
+    device : str or torch.device
+        Where the benchmark runs.
+
+    Returns
+    -------
+    str
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return (
+        f"CPU ({platform.processor() or platform.machine()}, "
+        f"{torch.get_num_threads()} threads)"
+    )
 
 
 def piq_defaults(overrides=None):

@@ -32,7 +32,6 @@ them, for both sides (the clips have one shape).
 import datetime
 import json
 import math
-import platform
 import statistics
 import time
 
@@ -42,6 +41,7 @@ from step_setup import (
     CONFIGS,
     bench_parser,
     build_brains,
+    device_name,
     piq_defaults,
     synthetic_batch,
 )
@@ -301,15 +301,9 @@ def main():
     """Runs every requested configuration and prints the table."""
     args = parse_args()
     torch.backends.cudnn.benchmark = args.cudnn_benchmark
-    device = torch.device(args.device)
     meta = {
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
-        "device_name": (
-            torch.cuda.get_device_name(device)
-            if device.type == "cuda"
-            else f"CPU ({platform.processor() or platform.machine()}, "
-            f"{torch.get_num_threads()} threads)"
-        ),
+        "device_name": device_name(args.device),
         "torch": torch.__version__,
         "speechbrain": sb.__version__,
         **{
