@@ -108,6 +108,7 @@ class PIQBrain(sb.Brain):
                 module.to(memory_format=torch.channels_last)
         self.stage_metrics = StageMetrics()
         self.skipped_batches = 0
+        self.nonfinite_losses_in_stage = 0
         self.interpretations_written = 0
 
     # -- per batch ---------------------------------------------------------
@@ -211,22 +212,31 @@ class PIQBrain(sb.Brain):
     # -- checkpointed state ------------------------------------------------
     @sb.utils.checkpoints.mark_as_saver
     def _save(self, path):
-        """SpeechBrain's training state plus the count of skipped batches,
-        so that a resumed run keeps counting."""
-        super()._save(path)
-        with open(path, encoding="utf-8") as fin:
+        """SpeechBrain's training state plus the counts of skipped batches
+        and of this stage's non-finite losses, so that a resumed run keeps
+        counting. The file is replaced whole, so a run killed while writing
+        it leaves the previous version."""
+        partial = f"{path}.partial"
+        super()._save(partial)
+        with open(partial, encoding="utf-8") as fin:
             state = yaml.safe_load(fin)
         state["skipped_batches"] = self.skipped_batches
-        with open(path, "w", encoding="utf-8") as fout:
+        state["nonfinite_losses_in_stage"] = self.nonfinite_losses_in_stage
+        with open(partial, "w", encoding="utf-8") as fout:
             fout.write(yaml.dump(state))
+        os.replace(partial, path)
 
     @sb.utils.checkpoints.mark_as_loader
     def _recover(self, path, end_of_epoch):
-        """Restores what :meth:`_save` wrote (0 skipped batches for
-        checkpoints written before the count was saved)."""
+        """Restores what :meth:`_save` wrote (counts of 0 for checkpoints
+        written before they were saved)."""
         super()._recover(path, end_of_epoch)
         with open(path, encoding="utf-8") as fin:
-            self.skipped_batches = yaml.safe_load(fin).get("skipped_batches", 0)
+            state = yaml.safe_load(fin)
+        self.skipped_batches = state.get("skipped_batches", 0)
+        self.nonfinite_losses_in_stage = state.get(
+            "nonfinite_losses_in_stage", 0
+        )
 
     # -- skipping bad batches ---------------------------------------------
     def _is_finite_batch(self, batch):
@@ -257,9 +267,8 @@ class PIQBrain(sb.Brain):
     def fit_batch(self, batch):
         """One training step, skipped when the batch is not finite.
 
-        A skipped batch's loss is NaN, which SpeechBrain's
-        ``update_average`` leaves out of the stage loss (a 0 would lower
-        it, and with it the LR schedule's and checkpoints' view of it).
+        A skipped batch's loss is NaN, which :meth:`update_average` leaves
+        out of the stage loss.
         """
         if not self._is_finite_batch(batch):
             return torch.tensor(float("nan"))
@@ -272,11 +281,38 @@ class PIQBrain(sb.Brain):
             return torch.tensor(float("nan"))
         return super().evaluate_batch(batch, stage)
 
+    def update_average(self, loss, avg_loss):
+        """Running mean of the stage's finite batch losses.
+
+        SpeechBrain's divides by every batch so far, so each skipped
+        (NaN-loss) batch would pull the stage loss towards 0, and with it
+        what checkpoint selection by loss sees.
+
+        Arguments
+        ---------
+        loss : torch.Tensor
+            This batch's loss.
+        avg_loss : float
+            The mean so far.
+
+        Returns
+        -------
+        float
+        """
+        if not torch.isfinite(loss):
+            self.nonfinite_losses_in_stage += 1
+            return avg_loss
+        finite_batches = self.step - self.nonfinite_losses_in_stage
+        return avg_loss + (float(loss) - avg_loss) / finite_batches
+
     # -- stages -------------------------------------------------------------
     def on_stage_start(self, stage, epoch=None):
-        """Resets the running metrics and the interpretation counter."""
+        """Resets the running metrics and the interpretation counter, and
+        the non-finite loss count unless the stage resumes mid-epoch."""
         self.stage_metrics.reset()
         self.interpretations_written = 0
+        if self.step == 0:
+            self.nonfinite_losses_in_stage = 0
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
         """Logs the stage, anneals the LR, checkpoints, writes test metrics."""
@@ -286,8 +322,9 @@ class PIQBrain(sb.Brain):
         stats = {"loss": stage_loss, **self.stage_metrics.summarize()}
         stats["skipped_batches"] = self.skipped_batches
         if stage == sb.Stage.VALID:
+            # As upstream: the schedule follows Fid-In (it minimises).
             old_lr, new_lr = self.hparams.lr_annealing(
-                [self.optimizer], epoch, stage_loss
+                [self.optimizer], epoch, -stats["fid_in"]
             )
             sb.nnet.schedulers.update_learning_rate(self.optimizer, new_lr)
             self._log(
@@ -335,13 +372,13 @@ class PIQBrain(sb.Brain):
     def on_fit_start(self):
         """SpeechBrain's start of fit; a checkpoint that cannot be read
         (e.g. cut short by a killed run) is a clear error."""
-        with clear_checkpoint_errors():
+        with clear_checkpoint_errors(self.checkpointer):
             super().on_fit_start()
 
     def on_evaluate_start(self, max_key=None, min_key=None):
         """Loads the best checkpoint: highest Fid-In, ties by loss."""
         if self.checkpointer is not None:
-            with clear_checkpoint_errors():
+            with clear_checkpoint_errors(self.checkpointer):
                 self.checkpointer.recover_if_possible(
                     importance_key=best_interpretation_key,
                     ckpt_predicate=has_validation_metrics,

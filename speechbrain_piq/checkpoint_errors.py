@@ -1,30 +1,46 @@
 """A clear error for a recipe checkpoint that cannot be read.
 
 A run killed while writing a checkpoint, or a damaged disk, leaves a file
-that ``torch.load`` rejects deep inside torch (``PytorchStreamReader failed
-reading zip archive``...). :func:`clear_checkpoint_errors` names the file,
-its checkpoint folder and the way out instead; nothing is deleted, so no
-training is lost.
+that its loader rejects deep inside torch, yaml or SpeechBrain
+(``PytorchStreamReader failed reading zip archive``, ``invalid literal for
+int()``, ``'NoneType' object is not subscriptable``...).
+:func:`clear_checkpoint_errors` names the file, its checkpoint folder and
+the way out instead; nothing is deleted, so no training is lost.
 """
 
 import contextlib
 import os
 
+import yaml
+from speechbrain.utils.checkpoints import METAFNAME
+
 # Where SpeechBrain's Checkpointer calls each recoverable's load hook; its
 # locals name the checkpoint and the file being read.
 LOAD_HOOKS_FRAME = "_call_load_hooks"
-# Reading a file fails inside torch.load; a file read fine whose weights do
-# not fit (e.g. a rerun with another K) fails after it, and is not "damaged".
-READER_FILE = os.path.join("torch", "serialization.py")
+# Where it reads each checkpoint's CKPT.yaml; its locals name the folder.
+METADATA_FRAME = "_construct_checkpoint_objects"
+# A file read fine whose weights do not fit the module or optimizer (e.g. a
+# rerun with another K) fails in these, and is not "damaged".
+FIT_CHECK_FILES = (
+    os.path.join("torch", "nn", "modules", "module.py"),
+    os.path.join("torch", "optim", "optimizer.py"),
+)
 
 
 @contextlib.contextmanager
-def clear_checkpoint_errors():
+def clear_checkpoint_errors(checkpointer=None):
     """Re-raises a failure to read a checkpoint file as a ``RuntimeError``
     that names the file and how to resume without it.
 
     Errors raised anywhere else, including weights that were read but do
-    not fit the module, pass through unchanged.
+    not fit the module or optimizer, pass through unchanged.
+
+    Arguments
+    ---------
+    checkpointer : speechbrain.utils.checkpoints.Checkpointer, optional
+        When given, each checkpoint's ``CKPT.yaml`` is checked first (an
+        empty one reads as no metadata, and SpeechBrain would fail later
+        on, far from the file).
 
     Example
     -------
@@ -34,40 +50,66 @@ def clear_checkpoint_errors():
     >>> checkpointer = Checkpointer(folder, {"layer": layer})
     >>> checkpoint = checkpointer.save_checkpoint()
     >>> _ = (checkpoint.path / "layer.ckpt").write_bytes(b"cut short")
-    >>> with clear_checkpoint_errors():
+    >>> with clear_checkpoint_errors(checkpointer):
     ...     checkpointer.recover_if_possible()
     Traceback (most recent call last):
     ...
     RuntimeError: could not read .../layer.ckpt (...): the checkpoint CKPT+... is truncated or damaged. Move that folder out of ... and rerun to resume from the checkpoint before it; the other checkpoints are untouched.
     """
     try:
+        if checkpointer is not None:
+            _check_metadata(checkpointer)
         yield
     except Exception as error:
-        frame = _load_hooks_frame(error)
-        if frame is None:
+        damaged = _damaged_file(error)
+        if damaged is None:
             raise
-        checkpoint = frame.f_locals["checkpoint"]
-        path = frame.f_locals.get("loadpath", checkpoint.path)
-        first_line = (str(error).splitlines() or [""])[0]
-        raise RuntimeError(
-            f"could not read {path} ({type(error).__name__}: {first_line}): "
-            f"the checkpoint {checkpoint.path.name} is truncated or damaged. "
-            f"Move that folder out of {checkpoint.path.parent} and rerun to "
-            "resume from the checkpoint before it; the other checkpoints are "
-            "untouched."
-        ) from error
+        raise _damaged_error(*damaged, error) from error
 
 
-def _load_hooks_frame(error):
-    """The Checkpointer's load-hook frame of ``error``'s traceback when the
-    error arose reading a file under it (in ``torch.load``), else None."""
-    hooks_frame = None
+def _check_metadata(checkpointer):
+    """Raises like a damaged file when a ``CKPT.yaml`` holds no mapping."""
+    for checkpoint in checkpointer.list_checkpoints():
+        if not isinstance(checkpoint.meta, dict):
+            raise _damaged_error(
+                checkpoint.path / METAFNAME,
+                checkpoint.path,
+                yaml.YAMLError(f"no metadata: {checkpoint.meta!r}"),
+            )
+
+
+def _damaged_error(path, checkpoint_folder, error):
+    """The error that names a damaged file and the way out."""
+    first_line = (str(error).splitlines() or [""])[0]
+    return RuntimeError(
+        f"could not read {path} ({type(error).__name__}: {first_line}): "
+        f"the checkpoint {checkpoint_folder.name} is truncated or damaged. "
+        f"Move that folder out of {checkpoint_folder.parent} and rerun to "
+        "resume from the checkpoint before it; the other checkpoints are "
+        "untouched."
+    )
+
+
+def _damaged_file(error):
+    """``(file, checkpoint folder)`` when ``error`` arose reading a
+    checkpoint file (inside a load hook but not in a fit check, or reading
+    a ``CKPT.yaml``), else None. Errors the Checkpointer raises itself (a
+    missing file) already name the checkpoint and pass through."""
+    found, reader_frames = None, 0
     traceback = error.__traceback__
     while traceback is not None:
-        code = traceback.tb_frame.f_code
-        if code.co_name == LOAD_HOOKS_FRAME:
-            hooks_frame = traceback.tb_frame
-        elif hooks_frame is not None and code.co_filename.endswith(READER_FILE):
-            return hooks_frame
+        frame = traceback.tb_frame
+        name, filename = frame.f_code.co_name, frame.f_code.co_filename
+        if name == LOAD_HOOKS_FRAME:
+            checkpoint = frame.f_locals["checkpoint"]
+            path = frame.f_locals.get("loadpath", checkpoint.path)
+            found, reader_frames = (path, checkpoint.path), 0
+        elif name == METADATA_FRAME and "ckpt_dir" in frame.f_locals:
+            folder = frame.f_locals["ckpt_dir"]
+            found, reader_frames = (folder / METAFNAME, folder), 0
+        elif found is not None:
+            if filename.endswith(FIT_CHECK_FILES):
+                return None
+            reader_frames += 1
         traceback = traceback.tb_next
-    return None
+    return found if reader_frames else None

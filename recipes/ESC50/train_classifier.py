@@ -77,12 +77,12 @@ class ClassifierBrain(sb.Brain):
     def on_fit_start(self):
         """SpeechBrain's start of fit; a checkpoint that cannot be read
         (e.g. cut short by a killed run) is a clear error."""
-        with clear_checkpoint_errors():
+        with clear_checkpoint_errors(self.checkpointer):
             super().on_fit_start()
 
     def on_evaluate_start(self, max_key=None, min_key=None):
         """Loads the best checkpoint, with a clear error if it is damaged."""
-        with clear_checkpoint_errors():
+        with clear_checkpoint_errors(self.checkpointer):
             super().on_evaluate_start(max_key=max_key, min_key=min_key)
 
     def on_stage_start(self, stage, epoch=None):

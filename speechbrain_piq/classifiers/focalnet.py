@@ -19,7 +19,8 @@ class FocalNetAudioClassifier(AudioClassifier):
     The last stage's map (``[B, 1024, 7, 7]`` for focalnet-base on 224x224)
     is mean-pooled into the embedding, as upstream. The representation is
     that map upsampled ``upsample_factor`` times, because PIQ's ViT/FocalNet
-    decoder turns a 14x14 map into a full 431x513 spectrogram mask.
+    decoder turns a 14x14 map into a full 431x513 spectrogram mask; the
+    upsampling is bilinear, as upstream's ``torchvision`` ``resize``.
 
     Arguments
     ---------
@@ -31,7 +32,8 @@ class FocalNetAudioClassifier(AudioClassifier):
     upsample_factor : int
         Spatial upsampling of the representation map.
     upsample_mode : str
-        ``torch.nn.functional.interpolate`` mode of that upsampling.
+        ``torch.nn.functional.interpolate`` mode of that upsampling
+        (``bilinear``, without aligned corners, is upstream's).
     antialias : bool
         Antialiased resize of the spectrogram (see
         :func:`~speechbrain_piq.classifiers.image_input.spectrogram_to_image`).
@@ -57,7 +59,7 @@ class FocalNetAudioClassifier(AudioClassifier):
         embedding_model,
         classifier,
         upsample_factor=2,
-        upsample_mode="nearest",
+        upsample_mode="bilinear",
         antialias=True,
     ):
         super().__init__(embedding_model, classifier)
