@@ -6,15 +6,20 @@ class, and returns everything the loss, the metrics and the listening
 outputs need. The Brain (training), the inference interface and the
 benchmarks all call it, so what is trained is exactly what is served.
 
-The PSI decoders emit a map close to, not exactly, the spectrogram's size
-(conv2d: 417 x 513 for 431 x 513 input frames and bins; ViT: 425 x 519). As
-upstream, interpretation happens on the region both cover: the first
-``min(T, T')`` frames and ``min(F, F')`` bins.
+The conv2d PSI decoder emits a map close to, not exactly, the
+spectrogram's size (417 x 513 for 431 x 513 input frames and bins), and
+longer clips give longer maps. As upstream, interpretation happens on the
+region both cover: the first ``min(T, T')`` frames and ``min(F, F')`` bins.
+The ViT/FocalNet decoders always emit 431 x 513, a 5 s clip's size (the
+recipes' clips), because their classifier sees any clip resized to one
+square image; for a clip of another length the map covers the whole clip,
+and is resized to its frames instead of cropped.
 """
 
 from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 from speechbrain.processing.NMF import spectral_phase
 
 
@@ -35,7 +40,7 @@ class Interpretation(NamedTuple):
     quantized: torch.Tensor  # [B, C, H, W] its quantized version
 
 
-def common_region(mask_logits, logpower):
+def common_region(mask_logits, logpower, resized_input=False):
     """Crops decoder logits and spectrogram to the region both cover.
 
     Arguments
@@ -44,6 +49,10 @@ def common_region(mask_logits, logpower):
         ``[B, 1, T', F']`` decoder output.
     logpower : torch.Tensor
         ``[B, T, F]`` log-power spectrogram (or any ``[B, T, F, ...]``).
+    resized_input : bool
+        The classifier saw the spectrogram resized to a fixed image (ViT,
+        FocalNet), so the decoder's map covers the whole clip: it is
+        resized (bilinearly) to ``T x F`` instead of cropped.
 
     Returns
     -------
@@ -59,7 +68,19 @@ def common_region(mask_logits, logpower):
     ... )
     >>> print(logits.shape, frames, bins)
     torch.Size([2, 417, 513]) 417 513
+    >>> logits, frames, bins = common_region(
+    ...     torch.zeros(2, 1, 431, 513), torch.zeros(2, 216, 513), True
+    ... )
+    >>> print(logits.shape, frames, bins)
+    torch.Size([2, 216, 513]) 216 513
     """
+    if resized_input and mask_logits.shape[2:] != logpower.shape[1:3]:
+        mask_logits = F.interpolate(
+            mask_logits,
+            size=logpower.shape[1:3],
+            mode="bilinear",
+            align_corners=False,
+        )
     frames = min(mask_logits.shape[2], logpower.shape[1])
     bins = min(mask_logits.shape[3], logpower.shape[2])
     return mask_logits[:, 0, :frames, :bins], frames, bins
@@ -110,7 +131,9 @@ def interpret(features, audio_classifier, psi, wavs):
         representation, _, logits = audio_classifier(logpower)
         predicted_class = logits.argmax(dim=1)
     decoded, reduced, quantized = psi(representation, predicted_class)
-    mask_logits, frames, bins = common_region(decoded, logpower)
+    mask_logits, frames, bins = common_region(
+        decoded, logpower, getattr(audio_classifier, "resizes_input", False)
+    )
     return Interpretation(
         logpower=logpower[:, :frames, :bins],
         stft=stft[:, :frames, :bins],

@@ -25,7 +25,12 @@ from speechbrain_piq.classifiers import (
     save_pretrained_classifier,
 )
 from speechbrain_piq.classifiers.image_input import spectrogram_to_image
-from speechbrain_piq.lobes.models.PIQ import Conv2dEncoder_v2
+from speechbrain_piq.features import LogPowerSpectrogram
+from speechbrain_piq.interpretation import interpret
+from speechbrain_piq.lobes.models.PIQ import (
+    Conv2dEncoder_v2,
+    VectorQuantizedPSIViT_Audio,
+)
 
 HPARAMS = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -362,3 +367,27 @@ def test_recipe_yaml_builds_its_adapter(
     assert out.representation.shape == (2, embedding_dim, *side)
     assert out.logits.shape == (2, 10)
     assert torch.isfinite(out.logits).all()
+
+
+@pytest.mark.parametrize("seconds", [2, 5, 8])
+def test_image_backbone_masks_cover_clips_of_any_length(seconds):
+    # The ViT sees any clip squashed into one 224x224 image and PSI's
+    # decoder always emits a 5 s clip's 431 x 513 map: for other lengths
+    # the map is stretched over the whole clip, not cropped to its start.
+    torch.manual_seed(0)
+    features = LogPowerSpectrogram()
+    classifier = tiny_vit(3).freeze()
+    psi = VectorQuantizedPSIViT_Audio(dim=32, K=6, numclasses=3).eval()
+    wavs = torch.randn(1, seconds * 16000)
+    with torch.no_grad():
+        found = interpret(features, classifier, psi, wavs)
+        logpower, _ = features(wavs)
+        decoded, _, _ = psi(
+            classifier(logpower).representation, found.predicted_class
+        )
+    assert decoded.shape[2:] == (431, 513)
+    assert found.mask.shape == found.logpower.shape == logpower.shape
+    expected = torch.nn.functional.interpolate(
+        decoded, size=logpower.shape[1:], mode="bilinear"
+    )[:, 0]
+    torch.testing.assert_close(found.mask_logits, expected)

@@ -45,6 +45,11 @@ class AudioClassifier(torch.nn.Module):
     5
     """
 
+    # Whether the backbone sees the spectrogram resized to a fixed image
+    # (ViT, FocalNet): PSI's map then covers the whole clip, whatever its
+    # length (see ``speechbrain_piq.interpretation.common_region``).
+    resizes_input = False
+
     def __init__(self, embedding_model, classifier):
         super().__init__()
         self.embedding_model = embedding_model

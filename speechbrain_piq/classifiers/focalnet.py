@@ -54,6 +54,8 @@ class FocalNetAudioClassifier(AudioClassifier):
     torch.Size([2, 64, 14, 14]) torch.Size([2, 64]) torch.Size([2, 10])
     """
 
+    resizes_input = True
+
     def __init__(
         self,
         embedding_model,

@@ -47,6 +47,8 @@ class ViTAudioClassifier(AudioClassifier):
     torch.Size([2, 32, 14, 14]) torch.Size([2, 32]) torch.Size([2, 10])
     """
 
+    resizes_input = True
+
     def __init__(self, embedding_model, classifier, antialias=True):
         super().__init__(embedding_model, classifier)
         self.antialias = antialias
