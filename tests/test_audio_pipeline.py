@@ -126,6 +126,18 @@ def test_bad_loader_settings_are_refused():
         ClipLoader(RATE, clip_seconds=0)
 
 
+@pytest.mark.parametrize(
+    "rate, seconds, n_samples", [(16000, 4.02, 64320), (44100, 0.1, 4410)]
+)
+def test_clip_length_is_rounded_not_truncated(rate, seconds, n_samples):
+    assert ClipLoader(rate, seconds).n_samples == n_samples
+
+
+def test_clip_shorter_than_one_sample_is_refused():
+    with pytest.raises(ValueError, match="clip_seconds=1e-05 .* 0 samples"):
+        ClipLoader(RATE, clip_seconds=1e-5)
+
+
 def test_fix_length_and_peak_normalize():
     assert fix_length(torch.ones(5), 5).shape == (5,)
     assert peak_normalize(torch.tensor([-4.0, 2.0])).tolist() == [-1.0, 0.5]
@@ -368,6 +380,54 @@ def test_partial_region_columns_are_an_error(prepared):
     train.to_csv(manifests["train"], index=False)
     with pytest.raises(ValueError, match="event_region"):
         dataio_prep(manifests, root, save, RATE, SECONDS)
+
+
+def test_much_shorter_clips_are_named_in_a_warning_and_kept(tmp_path, caplog):
+    root = str(tmp_path / "ESC-50-master")
+    meta = make_esc50_folder(root, seconds=0.5)
+    # The start of a 0.5 s file: a header and about 0.01 s of samples.
+    truncated, one_sample = meta["filename"][:2]
+    path = os.path.join(root, "audio", truncated)
+    with open(path, "rb") as file:
+        start = file.read(1000)
+    with open(path, "wb") as file:
+        file.write(start)
+    sf.write(os.path.join(root, "audio", one_sample), np.ones(1), 44100)
+    save = str(tmp_path / "save")
+    manifests = prepare_esc50(root, save)
+    with caplog.at_level("WARNING"):
+        datasets, _ = dataio_prep(manifests, root, save, RATE, SECONDS)
+    assert len(datasets["train"]) == 9
+    warnings = [
+        record.getMessage()
+        for record in caplog.records
+        if record.levelname == "WARNING"
+    ]
+    assert len(warnings) == 1
+    assert warnings[0].startswith(
+        "train: 2 clip(s) shorter than 0.5 s (50% of clip_seconds 1)"
+    )
+    for name in (truncated, one_sample):
+        assert os.path.splitext(name)[0] in warnings[0]
+
+
+@pytest.mark.parametrize(
+    "names", [("1", "2", "3"), ("True", "False")], ids=["ints", "booleans"]
+)
+def test_class_names_that_look_like_numbers_are_encoded(tmp_path, names):
+    root = str(tmp_path / "ESC-50-master")
+    meta = make_esc50_folder(root, n_classes=len(names), seconds=0.5)
+    meta["category"] = [names[target] for target in meta["target"]]
+    meta.to_csv(os.path.join(root, "meta", "esc50.csv"), index=False)
+    save = str(tmp_path / "save")
+    manifests = prepare_esc50(root, save)
+    # The second call reads the label encoder that the first one wrote.
+    for _ in range(2):
+        datasets, encoder = dataio_prep(manifests, root, save, RATE, SECONDS)
+        assert encoder.lab2ind == {name: i for i, name in enumerate(names)}
+        for item in datasets["train"]:
+            target = names.index(item["class_string"])
+            assert item["class_string_encoded"].tolist() == [target]
 
 
 def test_missing_label_encoder_is_rebuilt_from_targets(prepared):

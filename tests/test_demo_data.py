@@ -217,6 +217,8 @@ def test_rewriting_a_demo_folder_is_allowed(tmp_path):
         (dict(clips_per_class_per_fold=0), "clips_per_class_per_fold=0"),
         (dict(folds=()), "folds="),
         (dict(folds=(1, 1)), "folds="),
+        (dict(folds=(0, 1)), r"fold\(s\) \[0\] are not ESC-50 folds"),
+        (dict(folds=(5, 6)), r"fold\(s\) \[6\] are not ESC-50 folds"),
         (dict(distractor_fraction=1.5), "distractor_fraction=1.5"),
         (dict(sample_rate=8000), "sample_rate=8000"),
     ],

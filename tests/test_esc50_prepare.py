@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 from esc50_factory import make_esc50_folder
+from hyperpyyaml import load_hyperpyyaml
 from speechbrain.dataio.encoder import CategoricalEncoder
 from speechbrain.utils.distributed import run_on_main
 
@@ -130,6 +131,8 @@ def test_manifests_are_reused_with_same_options(esc50, tmp_path, monkeypatch):
         "data_folder",
         "metadata",
         "audio_file_removed",
+        "audio_file_emptied",
+        "audio_file_touched",
     ],
     ids=str,
 )
@@ -152,9 +155,19 @@ def test_manifests_are_remade_when_options_or_data_change(
         write_meta(root, meta)
     elif change == "audio_file_removed":
         os.remove(os.path.join(root, "audio", meta["filename"][0]))
+    elif change == "audio_file_emptied":
+        sf.write(
+            os.path.join(root, "audio", meta["filename"][0]),
+            np.zeros(0, np.float32),
+            44100,
+        )
+    elif change == "audio_file_touched":
+        path = os.path.join(root, "audio", meta["filename"][0])
+        stat = os.stat(path)
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
     prepare_esc50(root, save, **options)
     assert read_record(save) != before
-    if change == "audio_file_removed":
+    if change in ("audio_file_removed", "audio_file_emptied"):
         train = pd.read_csv(os.path.join(save, "train.csv"))
         assert meta["filename"][0] not in (train["ID"] + ".wav").tolist()
         assert len(train) == 8
@@ -198,6 +211,33 @@ def test_unknown_subset_fails_before_any_work(tmp_path):
         )
 
 
+@pytest.mark.parametrize(
+    "hparams_file",
+    [
+        "hparams/piq.yaml",
+        "hparams/piq_focalnet.yaml",
+        "hparams/piq_vit.yaml",
+        "recipes/ESC50/hparams/conv2d_classifier.yaml",
+        "recipes/ESC50/hparams/focalnet_classifier.yaml",
+        "recipes/ESC50/hparams/vit_classifier.yaml",
+    ],
+)
+def test_unknown_subset_is_named_when_hparams_load(tmp_path, hparams_file):
+    with open(os.path.join(REPO, hparams_file), encoding="utf-8") as file:
+        with pytest.raises(
+            ValueError,
+            match=r"subset must be one of \('esc50', 'esc10'\), got 'esc20'",
+        ):
+            load_hyperpyyaml(
+                file,
+                {
+                    "data_folder": str(tmp_path),
+                    "output_folder": str(tmp_path / "out"),
+                    "subset": "esc20",
+                },
+            )
+
+
 def test_missing_metadata_names_the_path(esc50, tmp_path):
     root, _ = esc50
     os.remove(os.path.join(root, "meta", "esc50.csv"))
@@ -232,8 +272,40 @@ def test_no_download_asked_says_where_to_put_the_data(tmp_path):
             "several",
         ),
         (lambda meta: meta.assign(target=meta["target"] * 2), "without gaps"),
+        (
+            lambda meta: meta.assign(fold=meta["fold"].replace({5: 6, 4: 0})),
+            r"fold\(s\) \[0, 6\] lie outside ESC-50's folds",
+        ),
+        (
+            lambda meta: meta.assign(
+                filename=np.where(meta.index == 2, "", meta["filename"])
+            ),
+            r"row 3 after the header \(fold 1, target 2\) has no filename",
+        ),
+        (
+            lambda meta: meta.assign(
+                filename=np.where(meta.index == 0, "  ", meta["filename"])
+            ),
+            "row 1 after the header .* has no filename",
+        ),
+        (
+            lambda meta: meta.assign(
+                category=np.where(meta.index == 1, "", meta["category"])
+            ),
+            "row 2 after the header .* has no category",
+        ),
     ],
-    ids=["no category", "repeated file", "fold text", "two names", "gaps"],
+    ids=[
+        "no category",
+        "repeated file",
+        "fold text",
+        "two names",
+        "gaps",
+        "folds outside 1-5",
+        "empty filename",
+        "blank filename",
+        "empty category",
+    ],
 )
 def test_bad_metadata_is_named(esc50, tmp_path, edit, message):
     root, meta = esc50
@@ -241,6 +313,35 @@ def test_bad_metadata_is_named(esc50, tmp_path, edit, message):
     with pytest.raises(ValueError, match=message) as error:
         prepare_esc50(root, str(tmp_path / "save"))
     assert "esc50.csv" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [(b"", "is empty"), (bytes(range(128, 256)) * 4, "is not a UTF-8 CSV")],
+    ids=["empty", "binary"],
+)
+def test_unreadable_metadata_file_is_named(esc50, tmp_path, content, message):
+    root, _ = esc50
+    path = os.path.join(root, "meta", "esc50.csv")
+    with open(path, "wb") as file:
+        file.write(content)
+    with pytest.raises(ValueError, match=message) as error:
+        prepare_esc50(root, str(tmp_path / "save"))
+    assert path in str(error.value)
+
+
+def test_class_names_that_look_like_numbers_stay_text(esc50, tmp_path):
+    root, meta = esc50
+    names = {0: "0.5", 1: "2", 2: "10"}
+    write_meta(root, meta.assign(category=meta["target"].map(names)))
+    save = str(tmp_path / "save")
+    manifests = prepare_esc50(root, save)
+    encoder = CategoricalEncoder.from_saved(
+        os.path.join(save, "label_encoder.txt")
+    )
+    assert encoder.lab2ind == {"0.5": 0, "2": 1, "10": 2}
+    train = pd.read_csv(manifests["train"], dtype={"class_string": str})
+    assert set(train["class_string"]) == set(names.values())
 
 
 def test_esc10_with_no_esc10_rows_is_an_error(tmp_path):

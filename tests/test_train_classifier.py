@@ -133,6 +133,30 @@ def test_label_count_mismatch_is_a_clear_error(trained):
         train_classifier.main(args)
 
 
+def test_training_set_smaller_than_a_dropped_batch_is_an_error(tmp_path):
+    make_esc50_folder(
+        str(tmp_path / "data"), n_classes=4, esc10_targets=[0, 2], seconds=0.5
+    )
+    args = tiny_args(tmp_path, "run")
+    args[args.index("--batch_size=3")] = "--batch_size=7"
+    with pytest.raises(
+        ValueError,
+        match="drop_last: True and batch_size: 7, more than the 6 training",
+    ):
+        train_classifier.main(args)
+    assert not (tmp_path / "run" / "pretrained").exists()
+
+
+def test_unknown_subset_names_the_subsets(tmp_path):
+    args = [arg for arg in tiny_args(tmp_path, "run") if "out_n" not in arg]
+    args[args.index("--subset=esc10")] = "--subset=esc20"
+    with pytest.raises(
+        ValueError,
+        match=r"subset must be one of \('esc50', 'esc10'\), got 'esc20'",
+    ):
+        train_classifier.main(args)
+
+
 def save_tiny_vit(folder):
     """A 1-layer ViT in ``from_pretrained``'s folder layout; its width."""
     config = ViTConfig(

@@ -15,6 +15,7 @@ it, writes the test accuracy to ``test_metrics_file`` and the two
 """
 
 import json
+import math
 import os
 import sys
 
@@ -131,6 +132,41 @@ class ClassifierBrain(sb.Brain):
                 )
 
 
+def check_train_batches(n_clips, loader_options, world_size=1):
+    """Raises ``ValueError`` when ``drop_last`` would leave no training batch.
+
+    With fewer clips per process than ``batch_size``, ``drop_last: True``
+    drops the only, partial batch: every epoch would train nothing and an
+    untrained classifier would be published.
+
+    Arguments
+    ---------
+    n_clips : int
+        Clips in the training set.
+    loader_options : dict
+        The hparams' ``train_dataloader_options``.
+    world_size : int
+        Processes sharing the training set (DDP); each gets its share.
+
+    Example
+    -------
+    >>> check_train_batches(40, {"batch_size": 32, "drop_last": True})
+    >>> check_train_batches(6, {"batch_size": 32, "drop_last": True})
+    Traceback (most recent call last):
+    ...
+    ValueError: train_dataloader_options has drop_last: True and batch_size: 32, more than the 6 training clips (per process): no batch would be trained; set batch_size to at most 6 or train on more folds.
+    """
+    per_process = math.ceil(n_clips / world_size)
+    batch_size = loader_options.get("batch_size", 1)
+    if loader_options.get("drop_last", False) and per_process < batch_size:
+        raise ValueError(
+            "train_dataloader_options has drop_last: True and batch_size: "
+            f"{batch_size}, more than the {per_process} training clips (per "
+            "process): no batch would be trained; set batch_size to at most "
+            f"{per_process} or train on more folds."
+        )
+
+
 def main(argv):
     """Prepares the data, trains, tests and writes the pretrained files."""
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
@@ -144,6 +180,14 @@ def main(argv):
     )
     datasets, label_encoder = prepare_recipe_data(hparams)
     check_label_count(label_encoder, hparams["out_n_neurons"])
+    world_size = 1
+    if sb.utils.distributed.is_distributed_initialized():
+        world_size = torch.distributed.get_world_size()
+    check_train_batches(
+        len(datasets["train"]),
+        hparams["train_dataloader_options"],
+        world_size,
+    )
 
     brain = ClassifierBrain(
         modules=hparams["modules"],

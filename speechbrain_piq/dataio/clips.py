@@ -114,7 +114,8 @@ class ClipLoader:
     sample_rate : int
         Sample rate of the returned clips, in Hz.
     clip_seconds : float
-        Duration of the returned clips, in seconds.
+        Duration of the returned clips, in seconds; they hold
+        ``round(clip_seconds * sample_rate)`` samples, at least one.
 
     Example
     -------
@@ -134,7 +135,14 @@ class ClipLoader:
                 f"got sample_rate={sample_rate}, clip_seconds={clip_seconds}"
             )
         self.sample_rate = int(sample_rate)
-        self.n_samples = int(clip_seconds * sample_rate)
+        # Rounded: 4.02 * 16000 is 64319.99... in floating point.
+        self.n_samples = round(clip_seconds * sample_rate)
+        if self.n_samples < 1:
+            raise ValueError(
+                f"ClipLoader: clip_seconds={clip_seconds} at sample_rate="
+                f"{sample_rate} gives {self.n_samples} samples; use a "
+                f"clip_seconds of at least {1 / sample_rate:.3g}"
+            )
         # One resampler per source rate: its sinc kernel is built once, not
         # once per clip.
         self._resamplers = {}

@@ -16,11 +16,26 @@ from speechbrain.dataio.dataset import (
 )
 from speechbrain.dataio.encoder import CategoricalEncoder
 from speechbrain.utils.distributed import if_main_process
+from speechbrain.utils.logger import get_logger
 
 from speechbrain_piq.dataio.clip_cache import ClipCache, clip_cache_folder
 from speechbrain_piq.dataio.clips import ClipLoader
 from speechbrain_piq.dataio.esc50_metadata import classes_of, label_encoder_for
-from speechbrain_piq.dataio.esc50_prepare import LABEL_ENCODER_FILE, SPLITS
+from speechbrain_piq.dataio.esc50_prepare import (
+    LABEL_ENCODER_FILE,
+    SPLITS,
+    some_of,
+)
+
+logger = get_logger(__name__)
+
+# Clips shorter than this fraction of ``clip_seconds`` are reported: ESC-50's
+# clips all last 5 s, so one that short is most likely a truncated file.
+# They are still used (zero-padded), since other datasets have short clips.
+SHORT_CLIP_FRACTION = 0.5
+# Read as text: pandas would turn a class "1" into an int and "True" into a
+# bool, which the label encoder then no longer finds.
+MANIFEST_TEXT_COLUMNS = ("ID", "class_string")
 
 # Time-frequency boxes (seconds, Hz) that the demo dataset adds to the
 # metadata; each becomes a float32 [4] output in this column order.
@@ -118,7 +133,9 @@ def dataio_prep(
     sample_rate : int
         Sample rate of ``"sig"``, in Hz.
     clip_seconds : float
-        Duration of ``"sig"``: clips are cropped or zero-padded to it.
+        Duration of ``"sig"``: clips are cropped or zero-padded to it. The
+        clips shorter than ``SHORT_CLIP_FRACTION`` (half) of it are kept but
+        named in a logged warning, as they may be truncated files.
     use_clip_cache : bool
         Keep prepared clips in ``save_folder/clips_<rate>hz_<seconds>s`` so
         each file is decoded and resampled once, not once per epoch.
@@ -127,8 +144,8 @@ def dataio_prep(
     -------
     datasets : dict
         ``{"train", "valid", "test"}`` -> ``DynamicItemDataset`` with the
-        output keys ``id``, ``sig`` (float32 ``[clip_seconds *
-        sample_rate]``, peak-normalised), ``class_string``,
+        output keys ``id``, ``sig`` (float32 ``[round(clip_seconds *
+        sample_rate)]``, peak-normalised), ``class_string``,
         ``class_string_encoded`` (``LongTensor`` ``[1]``), and
         ``event_region`` / ``distractor_region`` (float32 ``[4]``) when the
         manifests have those columns.
@@ -166,6 +183,8 @@ def dataio_prep(
         )
     tables = {split: _read_manifest(manifests[split]) for split in SPLITS}
     label_encoder = _label_encoder(save_folder, tables)
+    if if_main_process():
+        _warn_short_clips(tables, manifests, clip_seconds)
 
     load_clip = ClipLoader(sample_rate, clip_seconds)
     cache = None
@@ -211,8 +230,10 @@ def _read_manifest(path):
         raise FileNotFoundError(
             f"Manifest {path} not found; run prepare_esc50 first"
         )
-    table = pd.read_csv(path)
-    needed = ["ID", "wav", "class_string", "target"]
+    table = pd.read_csv(
+        path, dtype={column: str for column in MANIFEST_TEXT_COLUMNS}
+    )
+    needed = ["ID", "duration", "wav", "class_string", "target"]
     lacking = [column for column in needed if column not in table.columns]
     if lacking:
         raise ValueError(
@@ -220,6 +241,25 @@ def _read_manifest(path):
             "prepare_esc50"
         )
     return table
+
+
+def _warn_short_clips(tables, manifests, clip_seconds):
+    """Log the clips much shorter than ``clip_seconds``, split by split."""
+    shortest = SHORT_CLIP_FRACTION * clip_seconds
+    for split, table in tables.items():
+        short = table[table["duration"] < shortest]
+        if len(short):
+            names = [
+                f"{clip_id} ({duration:.3g} s)"
+                for clip_id, duration in zip(short["ID"], short["duration"])
+            ]
+            logger.warning(
+                f"{split}: {len(short)} clip(s) shorter than {shortest:g} s "
+                f"({SHORT_CLIP_FRACTION:.0%} of clip_seconds {clip_seconds:g}) "
+                f"will be mostly zero padding: {some_of(names)}. A truncated "
+                "file reads short: check these (durations in "
+                f"{manifests[split]})."
+            )
 
 
 def _label_encoder(save_folder, tables):

@@ -10,7 +10,9 @@ import pandas as pd
 from speechbrain.dataio.encoder import CategoricalEncoder
 
 ESC50_FOLDS = (1, 2, 3, 4, 5)
-SUBSETS = ("esc50", "esc10")
+# Classes of each subset: what the recipes' classifiers must output.
+SUBSET_CLASSES = {"esc50": 50, "esc10": 10}
+SUBSETS = tuple(SUBSET_CLASSES)
 # The columns of the dataset's own metadata file.
 ESC50_COLUMNS = (
     "filename",
@@ -22,6 +24,9 @@ ESC50_COLUMNS = (
     "take",
 )
 REQUIRED_COLUMNS = ("filename", "fold", "target", "category")
+# Read as text: pandas would turn a class "1" into an int and "True" into a
+# bool, which the label encoder then no longer finds.
+TEXT_COLUMNS = ("filename", "category")
 
 
 def check_folds(train_folds, valid_folds, test_folds):
@@ -101,6 +106,36 @@ def check_subset(subset):
         raise ValueError(f"subset must be one of {SUBSETS}, got {subset!r}")
 
 
+def subset_n_classes(subset):
+    """Return the number of classes of ``subset``, or raise ``ValueError``.
+
+    The hparams files compute ``out_n_neurons`` with it, so an unknown
+    ``--subset`` is named when they load instead of failing as a bare
+    ``KeyError``.
+
+    Arguments
+    ---------
+    subset : str
+        ``"esc50"`` or ``"esc10"``.
+
+    Returns
+    -------
+    int
+        50 or 10.
+
+    Example
+    -------
+    >>> subset_n_classes("esc10")
+    10
+    >>> subset_n_classes("esc20")
+    Traceback (most recent call last):
+      ...
+    ValueError: subset must be one of ('esc50', 'esc10'), got 'esc20'
+    """
+    check_subset(subset)
+    return SUBSET_CLASSES[subset]
+
+
 def read_esc50_metadata(metadata_file, subset="esc50"):
     r"""Read ``meta/esc50.csv``, keep ``subset`` and re-index its targets.
 
@@ -121,8 +156,10 @@ def read_esc50_metadata(metadata_file, subset="esc50"):
     Raises
     ------
     ValueError
-        Naming the file and the problem when columns are missing, values are
-        not integers, file names repeat, or targets and categories disagree.
+        Naming the file and the problem when it is empty or not UTF-8 text,
+        columns are missing, a file name or category is empty, values are
+        not integers, folds lie outside 1..5, file names repeat, or targets
+        and categories disagree.
 
     Example
     -------
@@ -139,7 +176,7 @@ def read_esc50_metadata(metadata_file, subset="esc50"):
     [['dog', 0, 0], ['rain', 1, 9]]
     """
     check_subset(subset)
-    meta = pd.read_csv(metadata_file)
+    meta = _read_csv(metadata_file)
     required = REQUIRED_COLUMNS + (("esc10",) if subset == "esc10" else ())
     missing = [column for column in required if column not in meta.columns]
     if missing:
@@ -156,6 +193,13 @@ def read_esc50_metadata(metadata_file, subset="esc50"):
                 f"found {bad.iloc[0]!r}"
             )
         meta[column] = numbers.astype(int)
+    _check_text_cells(meta, metadata_file)
+    outside = sorted(set(meta["fold"].tolist()) - set(ESC50_FOLDS))
+    if outside:
+        raise ValueError(
+            f"{metadata_file}: fold(s) {outside} lie outside ESC-50's folds "
+            f"{ESC50_FOLDS}; set each row's fold to one of them"
+        )
     repeated = meta["filename"][meta["filename"].duplicated()]
     if len(repeated):
         raise ValueError(
@@ -182,6 +226,41 @@ def read_esc50_metadata(metadata_file, subset="esc50"):
             f"they can index classifier outputs, found {original_targets}"
         )
     return meta
+
+
+def _read_csv(metadata_file):
+    """Read the metadata CSV; raise ``ValueError`` naming a file that is
+    empty or not CSV text instead of pandas' or the codec's bare error."""
+    try:
+        return pd.read_csv(
+            metadata_file, dtype={column: str for column in TEXT_COLUMNS}
+        )
+    except pd.errors.EmptyDataError as error:
+        raise ValueError(
+            f"{metadata_file} is empty; it must be ESC-50's metadata CSV "
+            f"with the header {','.join(ESC50_COLUMNS)}: restore it, or "
+            "delete the data folder to download ESC-50 again"
+        ) from error
+    except (UnicodeDecodeError, pd.errors.ParserError) as error:
+        raise ValueError(
+            f"{metadata_file} is not a UTF-8 CSV file ({error}); it must be "
+            f"ESC-50's metadata with the header {','.join(ESC50_COLUMNS)}"
+        ) from error
+
+
+def _check_text_cells(meta, metadata_file):
+    """Raise ``ValueError`` naming the first row without a file name or
+    category (pandas reads an empty cell, NA or None as missing)."""
+    for column in TEXT_COLUMNS:
+        missing = meta[column].isna() | (meta[column].str.strip() == "")
+        if missing.any():
+            index = missing.idxmax()
+            raise ValueError(
+                f"{metadata_file}: row {index + 1} after the header (fold "
+                f"{meta['fold'][index]}, target {meta['target'][index]}) has "
+                f"no {column}; give every row a {column} (an empty cell, NA, "
+                "None, null or nan counts as missing)"
+            )
 
 
 def _check_one_class_per_target(meta, metadata_file):

@@ -7,7 +7,8 @@ the columns ``ID, duration, wav, fold, class_string, target, esc50_target``
 is decoded once here: files missing from disk, unreadable, empty or holding
 non-finite samples are skipped with a logged reason and counted in the
 report. The manifests are reused while the options, the metadata file and
-the set of audio files present stay the same.
+the audio files present (names, sizes and modification times) stay the
+same, so a file edited or replaced in place is checked again.
 """
 
 import hashlib
@@ -19,6 +20,7 @@ import torch
 from speechbrain.dataio import audio_io
 from speechbrain.utils.logger import get_logger
 
+from speechbrain_piq.dataio.clip_cache import source_key
 from speechbrain_piq.dataio.clips import all_finite
 from speechbrain_piq.dataio.esc50_download import (
     check_esc50_folder,
@@ -132,8 +134,8 @@ def prepare_esc50(
         },
         "fingerprint": {
             "metadata_md5": _md5_of_file(metadata_file),
-            "audio_files_md5": _md5_of_names(
-                sorted(on_disk.intersection(meta["filename"]))
+            "audio_files_md5": _md5_of_audio_files(
+                audio_folder, on_disk.intersection(meta["filename"])
             ),
         },
     }
@@ -279,19 +281,37 @@ def _log_summary(split, report, record_path):
     for problem, names in report["skipped"].items():
         logger.warning(
             f"{split}: skipped {len(names)} clip(s) {problem}: "
-            f"{_some_of(names)} (all listed in {record_path})"
+            f"{some_of(names)} (all listed in {record_path})"
         )
     absent = report["absent_classes"]
     if absent and report["clips"]:
         n_classes = len(absent) + len(report["classes"])
         logger.warning(
             f"{split}: no clip of {len(absent)} of the {n_classes} "
-            f"classes ({_some_of(absent)})"
+            f"classes ({some_of(absent)})"
         )
 
 
-def _some_of(names):
-    """Name the first few of ``names`` and count the rest."""
+def some_of(names):
+    """Name the first few of ``names`` and count the rest.
+
+    Arguments
+    ---------
+    names : list of str
+        What to name, e.g. skipped files.
+
+    Returns
+    -------
+    str
+        The first ``NAMES_SHOWN`` names, then how many more there are.
+
+    Example
+    -------
+    >>> some_of(["a", "b"])
+    'a, b'
+    >>> some_of([str(i) for i in range(8)])
+    '0, 1, 2, 3, 4 and 3 more'
+    """
     shown = ", ".join(names[:NAMES_SHOWN])
     if len(names) <= NAMES_SHOWN:
         return shown
@@ -329,6 +349,15 @@ def _md5_of_file(path):
         return hashlib.md5(file.read()).hexdigest()
 
 
-def _md5_of_names(names):
-    """Return the MD5 hex digest of a list of names."""
-    return hashlib.md5("\n".join(names).encode("utf-8")).hexdigest()
+def _md5_of_audio_files(audio_folder, names):
+    """Return the MD5 hex digest of the names and versions of audio files.
+
+    Each file counts with its ``source_key`` (size and ``mtime_ns``), so a
+    file rewritten under the same name (e.g. truncated) changes the digest
+    and the manifests are remade, the file checked again.
+    """
+    lines = [
+        f"{name}|{source_key(os.path.join(audio_folder, name))}"
+        for name in sorted(names)
+    ]
+    return hashlib.md5("\n".join(lines).encode("utf-8")).hexdigest()

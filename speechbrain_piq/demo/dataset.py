@@ -17,7 +17,7 @@ import pandas as pd
 import soundfile as sf
 
 from speechbrain_piq.dataio.datasets import REGION_COLUMNS
-from speechbrain_piq.dataio.esc50_metadata import ESC50_COLUMNS
+from speechbrain_piq.dataio.esc50_metadata import ESC50_COLUMNS, ESC50_FOLDS
 from speechbrain_piq.demo.clips import check_sample_rate, make_demo_clip
 from speechbrain_piq.demo.events import DEMO_CATEGORIES
 
@@ -71,7 +71,7 @@ def make_demo_dataset(
     clips_per_class_per_fold : int
         Clips of each class in each fold.
     folds : sequence of int
-        Fold numbers to write (ESC-50 has 1 to 5).
+        Distinct fold numbers to write, from ESC-50's 1 to 5.
     distractor_fraction : float
         Fraction of clips, in [0, 1], that get a distractor.
     sample_rate : int
@@ -171,6 +171,12 @@ def _check_arguments(
     if len(folds) == 0 or len(set(folds)) != len(folds):
         raise ValueError(
             f"folds={folds}: give distinct fold numbers, e.g. (1, 2, 3, 4, 5)."
+        )
+    outside = [fold for fold in folds if fold not in ESC50_FOLDS]
+    if outside:
+        raise ValueError(
+            f"folds={folds}: fold(s) {outside} are not ESC-50 folds; the "
+            f"recipes read folds {ESC50_FOLDS} only, so choose among them."
         )
     if not 0.0 <= distractor_fraction <= 1.0:
         raise ValueError(
