@@ -16,6 +16,8 @@ import sys
 
 PROGRAM = "speechbrain-piq"
 PREDICTIONS_FILE = "predictions.csv"
+# Torch device types an interpreter can run on.
+DEVICE_TYPES = ("cpu", "cuda", "mps")
 
 
 def build_parser():
@@ -131,7 +133,9 @@ def main(argv=None):
     run = interpret_command if args.command == "interpret" else export_command
     try:
         return run(args)
-    except (OSError, ValueError) as error:
+    # RuntimeError: torch's failures (e.g. out of memory) and a failed
+    # upload; the message says what went wrong, a traceback would not help.
+    except (OSError, ValueError, RuntimeError) as error:
         _complain(f"error: {_one_line(error)}")
         return 1
     except KeyboardInterrupt:
@@ -162,7 +166,7 @@ def interpret_command(args):
 
     from speechbrain_piq.inference import PIQAudioInterpreter
 
-    run_opts = {"device": args.device} if args.device else None
+    run_opts = {"device": check_device(args.device)} if args.device else None
     interpreter = PIQAudioInterpreter.from_hparams(
         args.source, savedir=args.savedir, run_opts=run_opts
     )
@@ -232,8 +236,70 @@ def export_command(args):
     return 0
 
 
+def check_device(device):
+    """Returns ``device`` if the interpreter can run on it here.
+
+    Arguments
+    ---------
+    device : str
+        A torch device name, e.g. ``cpu``, ``cuda`` or ``cuda:1``.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ValueError
+        If it is no device name, not a CPU, CUDA or MPS device, or not
+        available on this machine.
+
+    Example
+    -------
+    >>> check_device("cpu")
+    'cpu'
+    >>> check_device("foo")
+    Traceback (most recent call last):
+    ...
+    ValueError: --device foo: not a torch device; give cpu, cuda, cuda:N or mps
+    """
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except RuntimeError as error:
+        raise ValueError(
+            f"--device {device}: not a torch device; give cpu, cuda, cuda:N "
+            "or mps"
+        ) from error
+    if parsed.type not in DEVICE_TYPES:
+        raise ValueError(
+            f"--device {device}: {PROGRAM} runs on {', '.join(DEVICE_TYPES)}"
+            " devices only; give cpu, cuda, cuda:N or mps"
+        )
+    if parsed.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(
+                f"--device {device}: this machine has no usable CUDA GPU; "
+                "use --device cpu"
+            )
+        if parsed.index is not None and parsed.index >= count:
+            raise ValueError(
+                f"--device {device}: this machine has {count} CUDA GPU(s), "
+                f"cuda:0 to cuda:{count - 1}"
+            )
+    if parsed.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(
+            f"--device {device}: no Apple MPS device is available here; use "
+            "--device cpu"
+        )
+    return device
+
+
 def output_folders(clips, out):
-    """One output folder per clip, named after it, never shared.
+    """One output folder per clip, named after it, never shared, and
+    never named like the predictions file beside them.
 
     Arguments
     ---------
@@ -250,8 +316,10 @@ def output_folders(clips, out):
     -------
     >>> output_folders(["a/dog.wav", "b/dog.wav", "cat.flac"], "out")
     ['out/dog', 'out/dog_2', 'out/cat']
+    >>> output_folders(["predictions.csv.wav"], "out")
+    ['out/predictions.csv_2']
     """
-    taken = set()
+    taken = {PREDICTIONS_FILE}
     folders = []
     for clip in clips:
         stem = os.path.splitext(os.path.basename(clip))[0]

@@ -7,6 +7,9 @@ would let PIQ run with half-random layers; the hooks of
 :func:`load_fitting_state_dict` instead.
 """
 
+import collections.abc
+import os
+
 from speechbrain.utils.checkpoints import torch_patched_state_dict_load
 from speechbrain.utils.logger import get_logger
 
@@ -15,21 +18,64 @@ logger = get_logger(__name__)
 # How many offending keys an error message names.
 LISTED_KEYS = 5
 
+REWRITE_IT = "save it again from the model it holds, or download it again"
 
-def read_state_dict(path):
+
+def read_state_dict(path, fix=REWRITE_IT):
     """Reads a ``.ckpt`` ``state_dict`` file onto the CPU.
 
     Arguments
     ---------
     path : str or os.PathLike
         The file.
+    fix : str
+        What the user should do when the file cannot be read.
 
     Returns
     -------
     dict
         Parameter name -> tensor.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` is no file.
+    ValueError
+        If it is not a readable ``state_dict`` file (truncated, damaged or
+        a pickled module).
+
+    Example
+    -------
+    >>> path = getfixture("tmp_path") / "linear.ckpt"
+    >>> torch.save(torch.nn.Linear(4, 3).state_dict(), path)
+    >>> sorted(read_state_dict(path))
+    ['bias', 'weight']
+    >>> _ = path.write_bytes(path.read_bytes()[:100])
+    >>> read_state_dict(path)
+    Traceback (most recent call last):
+    ...
+    ValueError: could not read .../linear.ckpt (RuntimeError: ...): the file is truncated or damaged, or not a state_dict; save it again from the model it holds, or download it again
     """
-    return torch_patched_state_dict_load(path, "cpu")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path} is missing; {fix}")
+    try:
+        state_dict = torch_patched_state_dict_load(path, "cpu")
+    # Unpickling a damaged file fails with whatever the damaged bytes
+    # trigger (OSError, EOFError, KeyError, UnpicklingError...), and the
+    # answer is the same for each.
+    except Exception as error:
+        # torch's reasons run on for paragraphs; their first sentence says it.
+        reason = (str(error).splitlines() or [""])[0].split(". ")[0]
+        raise ValueError(
+            f"could not read {path} ({type(error).__name__}: {reason}): the "
+            f"file is truncated or damaged, or not a state_dict; {fix}"
+        ) from error
+    if not isinstance(state_dict, collections.abc.Mapping):
+        raise ValueError(
+            f"{path} holds a {type(state_dict).__name__}, not a state_dict "
+            f"(parameter name -> tensor); {fix}"
+        )
+    return state_dict
 
 
 def load_fitting_state_dict(module, state_dict, path, description, fix):

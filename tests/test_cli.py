@@ -10,7 +10,11 @@ import pytest
 from test_export import CLASSES, make_piq_run, write_clip
 
 from speechbrain_piq.cli import main
-from speechbrain_piq.inference.export import export_run
+from speechbrain_piq.inference.export import (
+    HubHTTPError,
+    best_checkpoint,
+    export_run,
+)
 
 
 @pytest.fixture(scope="module")
@@ -149,3 +153,114 @@ def test_export_and_push(tmp_path, capsys):
     status = main(["export", str(run.run_dir), str(out_dir)])
     assert status == 1
     assert_one_clear_line(capsys.readouterr().err, "not empty", "--overwrite")
+
+
+@pytest.mark.parametrize(
+    ("file", "damage", "fragment"),
+    [
+        ("psi.ckpt", b"\x80\x02", "truncated or damaged"),
+        ("label_encoder.txt", b"", "truncated or damaged"),
+        ("hyperparams.yaml", b"a: [\n", "not readable YAML"),
+        ("hyperparams.yaml", b"sample_rate: 16000\n", "no modules or pretr"),
+    ],
+)
+def test_damaged_interpreter_is_one_line(
+    export_dir, tmp_path, capsys, file, damage, fragment
+):
+    folder = tmp_path / "damaged"
+    shutil.copytree(export_dir, folder)
+    (folder / file).write_bytes(damage)
+    write_clip(tmp_path / "clip.wav")
+    status = main(
+        ["interpret", str(tmp_path / "clip.wav"), "--source", str(folder)]
+        + ["--out", str(tmp_path / "out"), "--device", "cpu"]
+    )
+    assert status == 1
+    assert_one_clear_line(capsys.readouterr().err, file, fragment)
+
+
+@pytest.mark.parametrize(
+    ("device", "fragment"),
+    [
+        ("foo", "not a torch device"),
+        ("cuda", "no usable CUDA GPU"),
+        ("cuda:1", "no usable CUDA GPU"),
+        ("mps", "no Apple MPS device"),
+        ("meta", "runs on cpu, cuda, mps devices only"),
+    ],
+)
+def test_unusable_device_is_one_line(
+    export_dir, tmp_path, capsys, monkeypatch, device, fragment
+):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    monkeypatch.setattr("torch.backends.mps.is_available", lambda: False)
+    write_clip(tmp_path / "clip.wav")
+    status = main(
+        ["interpret", str(tmp_path / "clip.wav"), "--source", str(export_dir)]
+        + ["--out", str(tmp_path / "out"), "--device", device]
+    )
+    assert status == 1
+    assert_one_clear_line(
+        capsys.readouterr().err, f"--device {device}", fragment
+    )
+
+
+def test_clip_named_like_the_predictions_file(export_dir, tmp_path):
+    write_clip(tmp_path / "predictions.csv.wav")
+    out = tmp_path / "out"
+    status = main(
+        ["interpret", str(tmp_path / "predictions.csv.wav")]
+        + ["--source", str(export_dir), "--out", str(out), "--device", "cpu"]
+    )
+    assert status == 0
+    assert (out / "predictions.csv").is_file()
+    assert (out / "predictions.csv_2" / "interpretation.wav").is_file()
+
+
+def test_export_of_a_damaged_run_is_one_line_and_writes_nothing(
+    tmp_path, capsys
+):
+    run = make_piq_run(tmp_path)
+    psi_file = best_checkpoint(run.run_dir / "save").path / "psi.ckpt"
+    psi_file.write_bytes(psi_file.read_bytes()[:1000])
+    out_dir = tmp_path / "export"
+    status = main(["export", str(run.run_dir), str(out_dir)])
+    assert status == 1
+    assert_one_clear_line(capsys.readouterr().err, str(psi_file), "truncated")
+    assert not out_dir.exists()
+
+
+def test_export_into_its_own_run_is_one_line(tmp_path, capsys):
+    run = make_piq_run(tmp_path)
+    training_yaml = (run.run_dir / "hyperparams.yaml").read_text()
+    status = main(["export", str(run.run_dir), str(run.run_dir), "--overwrite"])
+    assert status == 1
+    assert_one_clear_line(capsys.readouterr().err, "inside the run folder")
+    assert (run.run_dir / "hyperparams.yaml").read_text() == training_yaml
+
+
+def test_bad_push_repo_id_is_one_line_before_exporting(tmp_path, capsys):
+    run = make_piq_run(tmp_path)
+    out_dir = tmp_path / "export"
+    status = main(["export", str(run.run_dir), str(out_dir), "--push", "bad"])
+    assert status == 1
+    assert_one_clear_line(capsys.readouterr().err, "'bad'", "owner/name")
+    assert not out_dir.exists()
+
+
+def test_failed_push_is_one_line_and_keeps_the_export(tmp_path, capsys):
+    run = make_piq_run(tmp_path)
+    out_dir = tmp_path / "export"
+    offline = HubHTTPError("All connection attempts failed")
+    with mock.patch("speechbrain_piq.inference.export.HfApi") as api_class:
+        api_class.return_value.create_repo.side_effect = offline
+        status = main(
+            ["export", str(run.run_dir), str(out_dir), "--push", "me/tiny"]
+        )
+    assert status == 1
+    captured = capsys.readouterr()
+    assert f"exported {run.run_dir} to {out_dir}" in captured.out
+    assert_one_clear_line(
+        captured.err, "could not upload", f"hf upload me/tiny {out_dir}"
+    )
+    assert (out_dir / "psi.ckpt").is_file()

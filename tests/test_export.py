@@ -18,6 +18,7 @@ from speechbrain.utils.checkpoints import Checkpointer
 
 from speechbrain_piq.inference import PIQAudioInterpreter
 from speechbrain_piq.inference.export import (
+    HubHTTPError,
     best_checkpoint,
     export_run,
     push_to_hub,
@@ -266,3 +267,82 @@ def test_push_uploads_the_folder_with_the_users_token(tmp_path):
     upload = api.upload_folder.call_args.kwargs
     assert upload["folder_path"] == str(tmp_path)
     assert upload["repo_id"] == "me/tiny-piq"
+
+
+def best_psi_file(run_dir):
+    return best_checkpoint(run_dir / "save").path / "psi.ckpt"
+
+
+def test_damaged_run_leaves_no_folder_and_names_the_file(piq_run, tmp_path):
+    psi_file = best_psi_file(piq_run.run_dir)
+    intact = psi_file.read_bytes()
+    psi_file.write_bytes(intact[: len(intact) // 2])
+    (tmp_path / "exports").mkdir()
+    out_dir = tmp_path / "exports" / "tiny"
+    with pytest.raises(ValueError, match="truncated or damaged") as raised:
+        export_run(piq_run.run_dir, out_dir)
+    assert str(psi_file) in str(raised.value)
+    assert list((tmp_path / "exports").iterdir()) == []
+
+    psi_file.write_bytes(intact)
+    assert export_run(piq_run.run_dir, out_dir) == out_dir
+    assert list((tmp_path / "exports").iterdir()) == [out_dir]
+
+
+def test_failed_check_leaves_the_previous_export_whole(piq_run, tmp_path):
+    out_dir = export_run(piq_run.run_dir, tmp_path / "export")
+    before = {path.name: path.read_bytes() for path in out_dir.iterdir()}
+    # Found only when the written folder is loaded, after every copy.
+    encoder = CategoricalEncoder()
+    encoder.update_from_iterable(CLASSES[:2])
+    encoder.save(piq_run.run_dir / "save" / "label_encoder.txt")
+    with pytest.raises(ValueError, match="3 outputs but the label encoder"):
+        export_run(piq_run.run_dir, out_dir, overwrite=True)
+    assert {p.name: p.read_bytes() for p in out_dir.iterdir()} == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "classifier",
+        "export",
+        "run",
+    ]
+
+
+def test_overwrite_replaces_the_export_and_keeps_other_files(piq_run, tmp_path):
+    out_dir = tmp_path / "export"
+    out_dir.mkdir()
+    (out_dir / "notes.txt").write_text("mine")
+    (out_dir / "psi.ckpt").write_text("stale")
+    export_run(piq_run.run_dir, out_dir, overwrite=True)
+    assert (out_dir / "notes.txt").read_text() == "mine"
+    exported = torch.load(out_dir / "psi.ckpt")
+    assert all(
+        torch.equal(exported[key], value)
+        for key, value in piq_run.best_psi_state.items()
+    )
+
+
+@pytest.mark.parametrize("inside", [".", "export"])
+def test_export_into_the_run_folder_is_refused(piq_run, inside):
+    training_yaml = piq_run.run_dir / "hyperparams.yaml"
+    before = training_yaml.read_text()
+    with pytest.raises(ValueError, match="inside the run folder"):
+        export_run(piq_run.run_dir, piq_run.run_dir / inside, overwrite=True)
+    assert training_yaml.read_text() == before
+    assert not (piq_run.run_dir / "export").exists()
+
+
+def test_bad_repo_id_is_refused_before_exporting(piq_run, tmp_path):
+    with pytest.raises(ValueError, match="'bad' is not a HuggingFace repo"):
+        export_run(piq_run.run_dir, tmp_path / "export", repo_id="bad")
+    assert not (tmp_path / "export").exists()
+    with pytest.raises(ValueError, match="owner/name"):
+        push_to_hub(tmp_path, "a/b/c")
+
+
+def test_failed_push_says_how_to_upload_later(tmp_path):
+    offline = HubHTTPError("All connection attempts failed")
+    with mock.patch("speechbrain_piq.inference.export.HfApi") as api_class:
+        api_class.return_value.create_repo.side_effect = offline
+        with pytest.raises(RuntimeError, match="could not upload") as raised:
+            push_to_hub(tmp_path, "me/tiny-piq")
+    assert f"hf upload me/tiny-piq {tmp_path}" in str(raised.value)
+    assert "All connection attempts failed" in str(raised.value)

@@ -362,3 +362,131 @@ def test_cpu_default_is_channels_last_with_the_same_results(
         interpreter.interpret_file(tmp_path / "clip.wav"),
         contiguous.interpret_file(tmp_path / "clip.wav"),
     )
+
+
+def truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def without_pretrainer(path):
+    path.write_text(path.read_text().split("\nmodules:")[0])
+
+
+DAMAGED_FOLDERS = {
+    "truncated psi.ckpt": (
+        lambda folder: truncate(folder / "psi.ckpt"),
+        ValueError,
+        r"psi.ckpt .*truncated or damaged",
+    ),
+    "truncated classifier.ckpt": (
+        lambda folder: truncate(folder / "classifier.ckpt"),
+        ValueError,
+        r"classifier.ckpt .*truncated or damaged",
+    ),
+    "empty psi.ckpt": (
+        lambda folder: (folder / "psi.ckpt").write_bytes(b""),
+        ValueError,
+        r"psi.ckpt .*truncated or damaged",
+    ),
+    "garbage psi.ckpt": (
+        lambda folder: (folder / "psi.ckpt").write_bytes(b"hello"),
+        ValueError,
+        r"psi.ckpt .*truncated or damaged",
+    ),
+    "pickled module": (
+        lambda folder: torch.save(torch.nn.Linear(2, 2), folder / "psi.ckpt"),
+        ValueError,
+        r"psi.ckpt .*not a state_dict",
+    ),
+    "missing psi.ckpt": (
+        lambda folder: (folder / "psi.ckpt").unlink(),
+        FileNotFoundError,
+        r"psi.ckpt is missing",
+    ),
+    "empty label_encoder.txt": (
+        lambda folder: (folder / "label_encoder.txt").write_text(""),
+        ValueError,
+        r"label_encoder.txt .*truncated or damaged",
+    ),
+    "garbage label_encoder.txt": (
+        lambda folder: (folder / "label_encoder.txt").write_text("blah\n"),
+        ValueError,
+        r"label_encoder.txt .*truncated or damaged",
+    ),
+    "missing label_encoder.txt": (
+        lambda folder: (folder / "label_encoder.txt").unlink(),
+        FileNotFoundError,
+        r"label_encoder.txt is missing",
+    ),
+    "empty yaml": (
+        lambda folder: (folder / "hyperparams.yaml").write_text(""),
+        ValueError,
+        r"hyperparams.yaml holds no hyperparameters",
+    ),
+    "broken yaml": (
+        lambda folder: (folder / "hyperparams.yaml").write_text("a: [\n"),
+        ValueError,
+        r"hyperparams.yaml is not readable YAML .*truncated or damaged",
+    ),
+    "yaml without pretrainer": (
+        lambda folder: without_pretrainer(folder / "hyperparams.yaml"),
+        ValueError,
+        r"hyperparams.yaml has no modules or pretrainer entry",
+    ),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGED_FOLDERS)
+def test_damaged_folder_error_names_the_file(exported, tmp_path, damage):
+    folder = tmp_path / "export"
+    shutil.copytree(exported[1], folder)
+    spoil, error, message = DAMAGED_FOLDERS[damage]
+    spoil(folder)
+    with pytest.raises(error, match=message):
+        PIQAudioInterpreter.from_hparams(folder, run_opts=CPU)
+
+
+@pytest.mark.parametrize(
+    ("spoil", "error", "message"),
+    [
+        (lambda path: path.unlink(), FileNotFoundError, "is missing"),
+        (lambda path: path.write_text("blah\n"), ValueError, "lists no class"),
+    ],
+)
+def test_upstream_layout_names_its_unreadable_label_encoder(
+    tmp_path, spoil, error, message
+):
+    # Upstream's yaml loads the encoder with SpeechBrain's hook, which
+    # leaves it empty when the file is missing or unreadable.
+    folder = tmp_path / "PIQ-ESC50"
+    write_upstream_folder(folder)
+    spoil(folder / "label_encoder.txt")
+    with pytest.raises(error, match=f"label_encoder.txt {message}"):
+        PIQAudioInterpreter.from_hparams(folder, run_opts=CPU)
+
+
+def test_input_that_requires_grad_is_interpreted(interpreter):
+    wav = torch.randn(1, 16000, generator=torch.Generator().manual_seed(6))
+    result = interpreter.interpret_batch(wav.clone().requires_grad_())[0]
+    assert_same_result(result, interpreter.interpret_batch(wav)[0])
+    assert not result.interpretation.requires_grad
+
+
+@pytest.mark.parametrize("sample_rate", [0, -1, 22050.5, "16000", True])
+def test_sample_rate_must_be_a_positive_int(interpreter, sample_rate):
+    with pytest.raises(ValueError, match="sample_rate must be a positive int"):
+        interpreter.interpret_batch(
+            torch.randn(1, 16000), sample_rate=sample_rate
+        )
+
+
+def test_only_short_clips_are_called_too_short(interpreter, monkeypatch):
+    def failing_interpret(*args):
+        raise RuntimeError("Input type (double) and bias type (float) differ")
+
+    monkeypatch.setattr(
+        "speechbrain_piq.inference.interpreter.interpret", failing_interpret
+    )
+    with pytest.raises(RuntimeError, match="bias type") as raised:
+        interpreter.interpret_batch(torch.randn(1, 16000))
+    assert "too short" not in str(raised.value)

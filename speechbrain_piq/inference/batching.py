@@ -37,6 +37,8 @@ def split_batch(wavs, wav_lens=None):
     >>> clips = split_batch(torch.ones(2, 10), torch.tensor([1.0, 0.5]))
     >>> [clip.shape[0] for clip in clips]
     [10, 5]
+    >>> split_batch(torch.ones(1, 4, requires_grad=True))[0].requires_grad
+    False
     >>> split_batch(torch.tensor([[0.0, float("nan")]]))
     Traceback (most recent call last):
     ...
@@ -47,7 +49,9 @@ def split_batch(wavs, wav_lens=None):
             "wavs must be a tensor [batch, time], [batch, time, channels] "
             f"or [time], got {getattr(wavs, 'shape', type(wavs).__name__)}"
         )
-    wavs = wavs.float()
+    # Interpretation never backpropagates into the input, and a clip that
+    # requires grad could not be saved or plotted through numpy.
+    wavs = wavs.detach().float()
     if wavs.dim() == 1:
         wavs = wavs.unsqueeze(0)
     elif wavs.dim() == 3:

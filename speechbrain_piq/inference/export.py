@@ -5,15 +5,18 @@ inference ``hyperparams.yaml``, ``psi.ckpt`` from the best checkpoint, the
 classifier's ``embedding_model.ckpt`` and ``classifier.ckpt``,
 ``label_encoder.txt``) and a model card with the run's test metrics. It is
 loaded once before being declared done, so a broken export fails here, not
-on a user's machine.
+on a user's machine. It is written into a hidden sibling folder and moved
+into place only then, so a failed export leaves no half-written folder.
 """
 
 import json
 import os
 import pathlib
 import shutil
+import uuid
 
 from huggingface_hub import HfApi
+from speechbrain.dataio.encoder import CategoricalEncoder
 from speechbrain.utils.checkpoints import Checkpointer
 from speechbrain.utils.data_utils import split_path
 from speechbrain.utils.fetching import fetch
@@ -22,11 +25,21 @@ from speechbrain.utils.logger import get_logger
 from speechbrain_piq.brain import best_interpretation_key
 from speechbrain_piq.inference.hub_hparams import (
     CHECKPOINT_FILES,
+    MODULE_CHECKPOINTS,
     inference_hparams,
     training_tree,
 )
 from speechbrain_piq.inference.interpreter import PIQAudioInterpreter
+from speechbrain_piq.inference.loading import load_label_encoder
 from speechbrain_piq.inference.model_card import model_card
+from speechbrain_piq.inference.source import check_repo_id
+from speechbrain_piq.state_dicts import read_state_dict
+
+try:
+    from huggingface_hub.errors import HTTPError as HubHTTPError
+# huggingface_hub < 0.24 uploads with requests, whose errors are OSErrors.
+except ImportError:
+    HubHTTPError = OSError
 
 logger = get_logger(__name__)
 
@@ -94,7 +107,8 @@ def export_run(run_dir, out_dir, repo_id=None, overwrite=False):
         Hub repo the folder will be pushed to; named in the yaml and the
         model card so that the published files load as they are.
     overwrite : bool
-        Write into a non-empty ``out_dir``.
+        Write into a non-empty ``out_dir``: the exported files replace
+        those of the same name, other files stay.
 
     Returns
     -------
@@ -107,7 +121,12 @@ def export_run(run_dir, out_dir, repo_id=None, overwrite=False):
         If the run lacks a file the export needs.
     FileExistsError
         If ``out_dir`` is not empty and ``overwrite`` is False.
+    ValueError
+        If ``repo_id`` is not ``owner/name``, ``out_dir`` is inside
+        ``run_dir``, or a file of the run is damaged.
     """
+    if repo_id is not None:
+        check_repo_id(repo_id)
     run_dir = pathlib.Path(run_dir)
     out_dir = pathlib.Path(out_dir).absolute()
     training_yaml = run_dir / "hyperparams.yaml"
@@ -116,29 +135,70 @@ def export_run(run_dir, out_dir, repo_id=None, overwrite=False):
             f"{run_dir} has no hyperparams.yaml; give the output folder of "
             "a train_piq.py run"
         )
+    if out_dir.resolve().is_relative_to(run_dir.resolve()):
+        raise ValueError(
+            f"{out_dir} is inside the run folder {run_dir}: the export would "
+            "overwrite the run's own hyperparams.yaml and checkpoints; "
+            "choose a folder outside it"
+        )
     if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
         raise FileExistsError(
             f"{out_dir} is not empty; choose a new folder or pass --overwrite"
         )
     files = _run_files(run_dir, training_yaml)
+    _check_readable(files, run_dir)
     hparams = inference_hparams(training_yaml, repo_id or str(out_dir))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "hyperparams.yaml").write_text(hparams, encoding="utf-8")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = out_dir.with_name(f".{out_dir.name}.partial-{uuid.uuid4().hex}")
+    staging.mkdir()
+    try:
+        _write_export(staging, run_dir, files, hparams, repo_id or out_dir)
+        _move_into_place(staging, out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    logger.info(f"Exported {run_dir} to {out_dir}")
+    return out_dir
+
+
+def _check_readable(files, run_dir):
+    """Raises naming the run's file (not its copy) if one is damaged."""
+    for name in MODULE_CHECKPOINTS:
+        fix = (
+            f"move its CKPT+ folder out of {run_dir / 'save'} to export the "
+            "next best checkpoint"
+            if name == "psi"
+            else "copy it again from the run that trained the classifier"
+        )
+        read_state_dict(files[name], fix)
+    load_label_encoder(CategoricalEncoder(), files["label_encoder"])
+
+
+def _write_export(folder, run_dir, files, hparams, source):
+    """Writes the export into ``folder`` and checks that it loads."""
+    (folder / "hyperparams.yaml").write_text(hparams, encoding="utf-8")
     for name, path in files.items():
-        shutil.copyfile(path, out_dir / CHECKPOINT_FILES[name])
+        shutil.copyfile(path, folder / CHECKPOINT_FILES[name])
     interpreter = PIQAudioInterpreter.from_hparams(
-        out_dir, run_opts={"device": "cpu"}
+        folder, run_opts={"device": "cpu"}
     )
     card = model_card(
-        source=repo_id or str(out_dir),
+        source=str(source),
         classes=_class_names(interpreter.hparams.label_encoder),
         sample_rate=interpreter.sample_rate,
         components=_components(interpreter),
         metrics=_test_metrics(run_dir / "test_metrics.json"),
     )
-    (out_dir / "README.md").write_text(card, encoding="utf-8")
-    logger.info(f"Exported {run_dir} to {out_dir}")
-    return out_dir
+    (folder / "README.md").write_text(card, encoding="utf-8")
+
+
+def _move_into_place(staging, out_dir):
+    """Renames ``staging`` to ``out_dir``, or moves its files into an
+    existing ``out_dir`` (replacing same-named files only)."""
+    if not out_dir.exists():
+        staging.rename(out_dir)
+        return
+    for path in staging.iterdir():
+        os.replace(path, out_dir / path.name)
 
 
 def _run_files(run_dir, training_yaml):
@@ -232,12 +292,33 @@ def push_to_hub(folder, repo_id, private=False, token=None):
     -------
     huggingface_hub.CommitInfo
         The upload's commit (its ``commit_url`` links to it).
+
+    Raises
+    ------
+    ValueError
+        If ``repo_id`` is not ``owner/name``.
+    RuntimeError
+        If the upload fails (no network, no or a read-only token...); the
+        message says how to upload the folder later.
     """
+    check_repo_id(repo_id)
+    folder = os.fspath(folder)
     api = HfApi(token=token)
-    api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
-    return api.upload_folder(
-        folder_path=os.fspath(folder),
-        repo_id=repo_id,
-        repo_type="model",
-        commit_message="Upload PIQ interpreter exported by speechbrain-piq",
-    )
+    try:
+        api.create_repo(
+            repo_id, repo_type="model", private=private, exist_ok=True
+        )
+        return api.upload_folder(
+            folder_path=folder,
+            repo_id=repo_id,
+            repo_type="model",
+            commit_message="Upload PIQ interpreter exported by speechbrain-piq",
+        )
+    except (HubHTTPError, OSError, ValueError) as error:
+        first_line = (str(error).splitlines() or [""])[0]
+        raise RuntimeError(
+            f"could not upload {folder} to {repo_id} "
+            f"({type(error).__name__}: {first_line}); the folder is complete "
+            f"and unchanged: upload it later with 'hf upload {repo_id} "
+            f"{folder}' (after 'hf auth login' if you have no token saved)"
+        ) from error

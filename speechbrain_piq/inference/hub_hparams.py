@@ -48,6 +48,7 @@ CHECKPOINT_FILES = {
 
 MODULE_CHECKPOINTS = ("embedding_model", "classifier", "psi")
 CHECKED_LOADER = "speechbrain_piq.inference.loading.load_checkpoint"
+LABEL_ENCODER_LOADER = "speechbrain_piq.inference.loading.load_label_encoder"
 
 FEATURES_CLASS = "speechbrain_piq.features.LogPowerSpectrogram"
 ISTFT_ARGS = ("sample_rate", "n_fft", "hop_length", "win_length")
@@ -81,7 +82,8 @@ pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
 {loadables}
     paths:
 {paths}
-    # Missing weights or other shapes are errors, not random layers.
+    # Missing weights or other shapes are errors, not random layers; a
+    # missing or damaged label_encoder.txt is an error, not an empty encoder.
     custom_hooks:
 {hooks}
 """
@@ -283,4 +285,5 @@ def _loading_entries():
     hooks = "\n".join(
         f"        {name}: !name:{CHECKED_LOADER}" for name in MODULE_CHECKPOINTS
     )
+    hooks += f"\n        label_encoder: !name:{LABEL_ENCODER_LOADER}"
     return LOADING.format(loadables=loadables, paths=paths, hooks=hooks)

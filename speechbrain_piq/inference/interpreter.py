@@ -7,6 +7,7 @@ so what was trained is exactly what is served. It loads our exports and
 upstream's ``speechbrain/PIQ-ESC50`` layout alike.
 """
 
+import numbers
 import os
 
 import torch
@@ -20,8 +21,8 @@ from speechbrain_piq.inference.batching import same_length_groups, split_batch
 from speechbrain_piq.inference.layout import interpreter_modules
 from speechbrain_piq.inference.result import InterpretationResult
 from speechbrain_piq.inference.source import (
-    defines_key,
     fetch_hparams,
+    hparams_keys,
     resolve_source,
 )
 from speechbrain_piq.interpretation import (
@@ -31,6 +32,13 @@ from speechbrain_piq.interpretation import (
 )
 
 logger = get_logger(__name__)
+
+# What torch says when a clip is too short for a convolution or pooling of
+# the classifier; other failures (device, dtype, memory) keep their message.
+TOO_SHORT_FAILURES = (
+    "Kernel size can't be greater than actual input size",
+    "Output size is too small",
+)
 
 
 def channels_last_pays(device):
@@ -186,9 +194,11 @@ class PIQAudioInterpreter(Pretrained):
         Raises
         ------
         FileNotFoundError
-            If ``source`` is no folder or repo id, or has no yaml.
+            If ``source`` is no folder or repo id, or lacks the yaml or a
+            file the yaml names.
         ValueError
-            If the yaml lacks a module or the checkpoints do not fit it.
+            If the yaml is damaged or lacks a module, or a checkpoint or
+            ``label_encoder.txt`` is damaged or does not fit it.
         """
         source = resolve_source(source)
         fetch_options = {
@@ -199,10 +209,9 @@ class PIQAudioInterpreter(Pretrained):
         hparams_path = fetch_hparams(
             source, hparams_file, savedir, **fetch_options
         )
+        keys = hparams_keys(hparams_path)
         overrides = dict(overrides or {})
-        if "pretrained_path" not in overrides and defines_key(
-            hparams_path, "pretrained_path"
-        ):
+        if "pretrained_path" not in overrides and "pretrained_path" in keys:
             overrides["pretrained_path"] = source
         return super().from_hparams(
             source,
@@ -294,8 +303,8 @@ class PIQAudioInterpreter(Pretrained):
             ``[batch]`` relative lengths in (0, 1], as SpeechBrain pads
             batches; all 1 when omitted.
         sample_rate : int, optional
-            Rate of ``wavs`` when it is not the model's; clips are then
-            resampled.
+            Rate of ``wavs`` (Hz) when it is not the model's; clips are
+            then resampled.
 
         Returns
         -------
@@ -305,9 +314,11 @@ class PIQAudioInterpreter(Pretrained):
         Raises
         ------
         ValueError
-            For empty or non-finite clips, bad ``wav_lens``, or clips too
-            short for the classifier.
+            For empty or non-finite clips, bad ``wav_lens`` or
+            ``sample_rate``, or clips too short for the classifier.
         """
+        if sample_rate is not None:
+            _check_sample_rate(sample_rate)
         clips = split_batch(wavs, wav_lens)
         if sample_rate is not None and sample_rate != self.sample_rate:
             resample = self._resampler(sample_rate)
@@ -335,11 +346,11 @@ class PIQAudioInterpreter(Pretrained):
                     self.mods.psi,
                     wavs,
                 )
-        except torch.cuda.OutOfMemoryError:
-            raise
         except RuntimeError as error:
+            first_line = (str(error).splitlines() or [""])[0]
+            if not any(failure in first_line for failure in TOO_SHORT_FAILURES):
+                raise
             seconds = wavs.shape[1] / self.sample_rate
-            first_line = str(error).splitlines()[0]
             raise ValueError(
                 f"could not interpret a {seconds:.3f} s clip ({first_line});"
                 " clips much shorter than the classifier's training clips "
@@ -376,3 +387,16 @@ class PIQAudioInterpreter(Pretrained):
                 orig_freq=rate, new_freq=self.sample_rate
             )
         return self._resamplers[rate]
+
+
+def _check_sample_rate(sample_rate):
+    """Raises unless ``sample_rate`` is a positive whole number of Hz."""
+    if (
+        not isinstance(sample_rate, numbers.Integral)
+        or isinstance(sample_rate, bool)
+        or sample_rate <= 0
+    ):
+        raise ValueError(
+            f"sample_rate must be a positive int (Hz), got {sample_rate!r}; "
+            "give the rate the clips were recorded at, e.g. 44100"
+        )

@@ -7,6 +7,8 @@ Our exports name the modules ``compute_features``, ``audio_classifier``,
 onto the same four so that one code path serves both.
 """
 
+import os
+
 from speechbrain_piq.classifiers import Conv2dAudioClassifier
 from speechbrain_piq.features import LogPowerSpectrogram
 
@@ -125,6 +127,8 @@ def _classifier_from_parts(modules, origin):
 def _check_class_count(audio_classifier, hparams, origin):
     """The label encoder must name every class the classifier scores."""
     n_labels = len(hparams["label_encoder"])
+    if n_labels == 0:
+        _explain_empty_label_encoder(hparams, origin)
     n_classes = audio_classifier.n_classes
     if n_labels != n_classes:
         raise ValueError(
@@ -133,3 +137,24 @@ def _check_class_count(audio_classifier, hparams, origin):
             "publish the label_encoder.txt of the run that trained this "
             "classifier"
         )
+
+
+def _explain_empty_label_encoder(hparams, origin):
+    """Raises the error that says why the label encoder lists no class.
+
+    SpeechBrain's default hook for the label encoder (upstream's yaml,
+    exports older than :func:`speechbrain_piq.inference.loading.
+    load_label_encoder`) silently leaves it empty when its file is missing
+    or unreadable.
+    """
+    fix = (
+        "publish the label_encoder.txt of the run that trained the "
+        "classifier (speechbrain-piq export writes it)"
+    )
+    paths = getattr(hparams.get("pretrainer"), "paths", {})
+    path = paths.get("label_encoder")
+    if path is None:
+        raise ValueError(f"{origin}: the label encoder lists no class; {fix}")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path} is missing; {fix}")
+    raise ValueError(f"{path} lists no class: it is empty or damaged; {fix}")

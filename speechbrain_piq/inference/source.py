@@ -15,9 +15,16 @@ from speechbrain.utils.fetching import FetchConfig, LocalStrategy, fetch
 # owner/name, as the hub spells repo ids.
 HUB_REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
+# Top-level entries that SpeechBrain's Pretrained.from_hparams reads.
+LOADING_KEYS = ("modules", "pretrainer")
+
 HOW_TO_GET_ONE = (
     "export a training run with 'speechbrain-piq export RUN_DIR OUT_DIR' "
     "or pass a HuggingFace repo id such as speechbrain/PIQ-ESC50"
+)
+FETCH_AGAIN = (
+    "export the folder again ('speechbrain-piq export RUN_DIR OUT_DIR'), "
+    "or delete the file from the hub cache to download it again"
 )
 
 
@@ -123,27 +130,89 @@ def fetch_hparams(
         ) from error
 
 
-def defines_key(yaml_path, key):
-    """Whether a HyperPyYAML file has a top-level ``key`` (nothing is built).
+def hparams_keys(yaml_path):
+    r"""The top-level keys of an interpreter's HyperPyYAML file, checked
+    for the entries ``Pretrained.from_hparams`` reads (nothing is built).
 
     Arguments
     ---------
     yaml_path : str or os.PathLike
         The yaml file.
-    key : str
-        Top-level key to look for.
 
     Returns
     -------
-    bool
+    set of str
+
+    Raises
+    ------
+    ValueError
+        If the file is not YAML, is empty, or lacks ``modules`` or
+        ``pretrainer``.
 
     Example
     -------
     >>> path = getfixture("tmp_path") / "hyperparams.yaml"
-    >>> _ = path.write_text("sample_rate: !ref <rate>")
-    >>> defines_key(path, "sample_rate"), defines_key(path, "pretrained_path")
-    (True, False)
+    >>> _ = path.write_text("modules: {}\npretrainer: !new:dict\nrate: 1")
+    >>> sorted(hparams_keys(path))
+    ['modules', 'pretrainer', 'rate']
+    >>> _ = path.write_text("modules: [")
+    >>> hparams_keys(path)
+    Traceback (most recent call last):
+    ...
+    ValueError: .../hyperparams.yaml is not readable YAML (while parsing ... line 1, column 11): it is truncated or damaged; ...
     """
-    with open(yaml_path, encoding="utf-8") as stream:
-        tree = ruamel.yaml.YAML().load(stream)
-    return tree is not None and key in tree
+    try:
+        with open(yaml_path, encoding="utf-8") as stream:
+            tree = ruamel.yaml.YAML().load(stream)
+    except (ruamel.yaml.YAMLError, UnicodeDecodeError) as error:
+        reason = " ".join(str(error).split())
+        raise ValueError(
+            f"{yaml_path} is not readable YAML ({reason}): it is truncated "
+            f"or damaged; {FETCH_AGAIN}"
+        ) from error
+    if not isinstance(tree, dict):
+        raise ValueError(
+            f"{yaml_path} holds no hyperparameters (it is empty or not a "
+            f"mapping); {FETCH_AGAIN}"
+        )
+    missing = [key for key in LOADING_KEYS if key not in tree]
+    if missing:
+        raise ValueError(
+            f"{yaml_path} has no {' or '.join(missing)} entry, which every "
+            f"interpreter yaml defines; {FETCH_AGAIN}"
+        )
+    return set(tree)
+
+
+def check_repo_id(repo_id):
+    """Returns ``repo_id`` if it is a hub repo id (``owner/name``).
+
+    Arguments
+    ---------
+    repo_id : str
+        The repo id to check.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ValueError
+        If it is not ``owner/name``.
+
+    Example
+    -------
+    >>> check_repo_id("me/my-piq")
+    'me/my-piq'
+    >>> check_repo_id("my-piq")
+    Traceback (most recent call last):
+    ...
+    ValueError: 'my-piq' is not a HuggingFace repo id; give owner/name, e.g. me/my-piq
+    """
+    if not HUB_REPO_ID.fullmatch(repo_id):
+        raise ValueError(
+            f"{repo_id!r} is not a HuggingFace repo id; give owner/name, "
+            "e.g. me/my-piq"
+        )
+    return repo_id
