@@ -27,6 +27,7 @@ setup(
         "torchaudio>=2.1",
         "hyperpyyaml>=1.2",
         "pandas>=1.5",
+        "scipy>=1.8",
         "soundfile>=0.12",
         "matplotlib>=3.5",
         "transformers>=4.40",

@@ -20,6 +20,7 @@ from speechbrain_piq.classifiers.pretrained import load_pretrained_classifier
 from speechbrain_piq.recipe import (
     check_label_count,
     check_recipe_hparams,
+    classifier_label_encoder_file,
     prepare_recipe_data,
     tensorboard_logger,
 )
@@ -37,7 +38,9 @@ def main(argv):
         hyperparams_to_save=hparams_file,
         overrides=overrides,
     )
-    datasets, label_encoder = prepare_recipe_data(hparams)
+    datasets, label_encoder = prepare_recipe_data(
+        hparams, classifier_label_encoder_file(hparams)
+    )
     hparams["label_encoder"] = label_encoder
     check_label_count(label_encoder, hparams["out_n_neurons"])
     load_pretrained_classifier(

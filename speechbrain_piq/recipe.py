@@ -1,12 +1,15 @@
 """Checks and helpers shared by the recipe scripts (``train_piq.py`` and
 ``recipes/ESC50/train_classifier.py``)."""
 
+import os
+
 from speechbrain.utils.distributed import run_on_main
 from speechbrain.utils.train_logger import TensorboardLogger
 
 from speechbrain_piq.brain import CHECKPOINT_METRICS
 from speechbrain_piq.dataio.datasets import dataio_prep
 from speechbrain_piq.dataio.esc50_prepare import prepare_esc50
+from speechbrain_piq.dataio.label_encoders import LABEL_ENCODER_FILE
 
 
 def check_recipe_hparams(hparams):
@@ -108,7 +111,47 @@ def tensorboard_logger(hparams):
     return TensorboardLogger(save_dir=hparams["tensorboard_logs_folder"])
 
 
-def prepare_recipe_data(hparams):
+def classifier_label_encoder_file(hparams):
+    """The ``label_encoder.txt`` the classifier was trained with, if known.
+
+    ``classifier_label_encoder_path`` when set, else the
+    ``label_encoder.txt`` beside a local ``classifier_model_path`` (the
+    classifier recipe writes one there), else None: the classes are then
+    numbered in upstream's order, that of the hub classifiers.
+
+    Arguments
+    ---------
+    hparams : dict
+        Reads ``classifier_label_encoder_path`` and
+        ``classifier_model_path``.
+
+    Returns
+    -------
+    str or None
+
+    Example
+    -------
+    >>> folder = getfixture("tmp_path")
+    >>> hparams = {
+    ...     "classifier_label_encoder_path": None,
+    ...     "classifier_model_path": str(folder / "classifier.ckpt"),
+    ... }
+    >>> print(classifier_label_encoder_file(hparams))
+    None
+    >>> (folder / "label_encoder.txt").touch()
+    >>> os.path.basename(classifier_label_encoder_file(hparams))
+    'label_encoder.txt'
+    """
+    if hparams["classifier_label_encoder_path"] is not None:
+        return str(hparams["classifier_label_encoder_path"])
+    beside = os.path.join(
+        os.path.dirname(str(hparams["classifier_model_path"])),
+        LABEL_ENCODER_FILE,
+    )
+    return beside if os.path.isfile(beside) else None
+
+
+def prepare_recipe_data(hparams, classifier_label_encoder=None):
     """Writes the ESC-50 manifests (main process only) and builds the
     datasets the recipe's hparams describe.
 
@@ -118,6 +161,9 @@ def prepare_recipe_data(hparams):
         Reads ``data_folder``, ``save_folder``, ``train_folds``,
         ``valid_folds``, ``test_folds``, ``subset``, ``download``,
         ``sample_rate``, ``clip_seconds`` and ``use_clip_cache``.
+    classifier_label_encoder : str, optional
+        The ``label_encoder.txt`` the classifier was trained with (see
+        :func:`classifier_label_encoder_file`).
 
     Returns
     -------
@@ -148,4 +194,5 @@ def prepare_recipe_data(hparams):
         sample_rate=hparams["sample_rate"],
         clip_seconds=hparams["clip_seconds"],
         use_clip_cache=hparams["use_clip_cache"],
+        classifier_label_encoder=classifier_label_encoder,
     )

@@ -11,10 +11,12 @@ import torch
 from esc50_factory import make_esc50_folder
 from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.dataio.dataloader import make_dataloader
+from speechbrain.dataio.encoder import CategoricalEncoder
 
 from speechbrain_piq.dataio.clip_cache import ClipCache, clip_cache_folder
 from speechbrain_piq.dataio.clips import ClipLoader, fix_length, peak_normalize
 from speechbrain_piq.dataio.datasets import dataio_prep
+from speechbrain_piq.dataio.esc50_metadata import label_encoder_for
 from speechbrain_piq.dataio.esc50_prepare import prepare_esc50
 
 RATE = 16000
@@ -42,6 +44,8 @@ def dominant_hz(sig, rate):
         ("DOUBLE", 22050),
         ("PCM_16", 48000),
         ("PCM_16", 16000),
+        # gcd(44101, 16000) = 1: torchaudio's kernel would take 2.8 GB.
+        ("PCM_16", 44101),
     ],
 )
 def test_formats_and_rates_load_to_one_shape(tmp_path, subtype, rate):
@@ -68,6 +72,17 @@ def test_stereo_is_downmixed(tmp_path):
     clip = ClipLoader(RATE, SECONDS)(path)
     expected = torch.from_numpy(left / np.abs(left).max())
     assert torch.allclose(clip, expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("rate", [RATE, 44100, 44101])
+def test_stereo_at_float32s_largest_values_stays_finite(tmp_path, rate):
+    path = str(tmp_path / "loud.wav")
+    loud = tone(rate, SECONDS, amplitude=3e38)
+    sf.write(path, np.stack([loud, loud], axis=1), rate, subtype="FLOAT")
+    clip = ClipLoader(RATE, SECONDS)(path)
+    assert torch.isfinite(clip).all()
+    assert clip.abs().max().item() == pytest.approx(1.0)
+    assert dominant_hz(clip, RATE) == pytest.approx(440.0, abs=2.0)
 
 
 def test_short_clip_is_zero_padded_at_the_end(tmp_path):
@@ -430,7 +445,7 @@ def test_class_names_that_look_like_numbers_are_encoded(tmp_path, names):
             assert item["class_string_encoded"].tolist() == [target]
 
 
-def test_missing_label_encoder_is_rebuilt_from_targets(prepared):
+def test_missing_label_encoder_is_rebuilt_from_the_manifests(prepared):
     manifests, root, save = prepared
     os.remove(os.path.join(save, "label_encoder.txt"))
     _, encoder = dataio_prep(manifests, root, save, RATE, SECONDS)
@@ -438,16 +453,65 @@ def test_missing_label_encoder_is_rebuilt_from_targets(prepared):
     assert os.path.isfile(os.path.join(save, "label_encoder.txt"))
 
 
-def test_label_encoder_disagreeing_with_targets_is_an_error(prepared):
+def test_label_encoder_lacking_a_class_is_an_error(prepared):
     manifests, root, save = prepared
     path = os.path.join(save, "label_encoder.txt")
-    with open(path) as file:
-        text = file.read()
-    swapped = text.replace("'class_0' => 0", "'class_0' => 9")
-    with open(path, "w") as file:
-        file.write(swapped)
-    with pytest.raises(ValueError, match="class_0.*re-run prepare_esc50"):
+    label_encoder_for(["class_0", "class_1", "owl"]).save(path)
+    with pytest.raises(ValueError, match="no class 'class_2'.*delete it"):
         dataio_prep(manifests, root, save, RATE, SECONDS)
+
+
+def test_the_classifiers_label_encoder_numbers_the_classes(prepared, tmp_path):
+    manifests, root, save = prepared
+    theirs = str(tmp_path / "classifier" / "label_encoder.txt")
+    os.makedirs(os.path.dirname(theirs))
+    order = ["class_2", "owl", "class_0", "class_1"]
+    label_encoder_for(order).save(theirs)
+    datasets, encoder = dataio_prep(
+        manifests, root, save, RATE, SECONDS, classifier_label_encoder=theirs
+    )
+    assert encoder.lab2ind == {name: i for i, name in enumerate(order)}
+    for item in datasets["test"]:
+        expected = order.index(item["class_string"])
+        assert item["class_string_encoded"].tolist() == [expected]
+    # The run's own file now says the same (exports and resumes read it).
+    saved = CategoricalEncoder.from_saved(
+        os.path.join(save, "label_encoder.txt")
+    )
+    assert saved.lab2ind == encoder.lab2ind
+
+
+@pytest.mark.parametrize(
+    "write, error, match",
+    [
+        (None, FileNotFoundError, "is missing; set classifier_label_encoder"),
+        ("", ValueError, "truncated or damaged"),
+        (
+            "'class_0' => 0\n'class_1' => 1\n================\n"
+            "'starting_index' => 0\n",
+            ValueError,
+            "no class 'class_2' of the train manifest.*trained on",
+        ),
+    ],
+    ids=["missing", "empty", "other-classes"],
+)
+def test_unusable_classifier_label_encoder_is_named(
+    prepared, tmp_path, write, error, match
+):
+    manifests, root, save = prepared
+    theirs = tmp_path / "theirs.txt"
+    if write is not None:
+        theirs.write_text(write)
+    with pytest.raises(error, match=match) as raised:
+        dataio_prep(
+            manifests,
+            root,
+            save,
+            RATE,
+            SECONDS,
+            classifier_label_encoder=theirs,
+        )
+    assert str(theirs) in str(raised.value)
 
 
 def test_missing_manifest_is_named(prepared):

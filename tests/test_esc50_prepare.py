@@ -14,6 +14,7 @@ import pytest
 import soundfile as sf
 from esc50_factory import make_esc50_folder
 from hyperpyyaml import load_hyperpyyaml
+from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.dataio.encoder import CategoricalEncoder
 from speechbrain.utils.distributed import run_on_main
 
@@ -62,19 +63,101 @@ def test_manifests_have_the_splits_columns_and_relative_paths(esc50, tmp_path):
     assert not any(root in open(path).read() for path in manifests.values())
 
 
-def test_label_encoder_index_equals_target(esc50, tmp_path):
-    root, _ = esc50
+def upstream_label_encoder(train_manifest):
+    """The encoder upstream's recipes build: SpeechBrain's load_or_create
+    from the training manifest's ``class_string``."""
+    encoder = CategoricalEncoder()
+    encoder.update_from_didataset(
+        DynamicItemDataset.from_csv(
+            train_manifest, replacements={"data_root": "unused"}
+        ),
+        "class_string",
+    )
+    return encoder
+
+
+def shuffle_rows(root, meta, seed=3):
+    """Rewrite the metadata with its rows in another order."""
+    shuffled = meta.sample(frac=1, random_state=seed).reset_index(drop=True)
+    write_meta(root, shuffled)
+    return shuffled
+
+
+def test_classes_are_numbered_as_upstream_numbers_them(esc50, tmp_path):
+    root, meta = esc50
+    shuffled = shuffle_rows(root, meta)
     save = str(tmp_path / "save")
     manifests = prepare_esc50(root, save)
     encoder = CategoricalEncoder.from_saved(
         os.path.join(save, "label_encoder.txt")
     )
-    assert len(encoder) == 3
-    for path in manifests.values():
-        table = pd.read_csv(path)
-        assert (
-            table["class_string"].map(encoder.lab2ind) == table["target"]
-        ).all()
+    train_rows = shuffled[shuffled["fold"].isin([1, 2, 3])]
+    first_seen = list(dict.fromkeys(train_rows["category"]))
+    assert first_seen != ["class_0", "class_1", "class_2"]
+    assert encoder.lab2ind == {name: i for i, name in enumerate(first_seen)}
+    assert encoder.lab2ind == upstream_label_encoder(manifests["train"]).lab2ind
+    assert read_record(save)["classes"] == first_seen
+
+
+def test_classes_absent_from_the_training_folds_come_last(esc50, tmp_path):
+    root, meta = esc50
+    only_later = (meta["category"] == "class_0") & meta["fold"].isin([1, 2, 3])
+    for name in meta[only_later]["filename"]:
+        os.remove(os.path.join(root, "audio", name))
+    write_meta(root, meta[~only_later])
+    save = str(tmp_path / "save")
+    prepare_esc50(root, save)
+    encoder = CategoricalEncoder.from_saved(
+        os.path.join(save, "label_encoder.txt")
+    )
+    assert encoder.lab2ind == {"class_1": 0, "class_2": 1, "class_0": 2}
+
+
+def test_label_encoder_is_kept_across_remade_manifests(esc50, tmp_path):
+    root, meta = esc50
+    save = str(tmp_path / "save")
+    prepare_esc50(root, save)
+    path = os.path.join(save, "label_encoder.txt")
+    with open(path) as file:
+        first = file.read()
+    # New data (the manifests are remade) with the same classes in another
+    # order: a resumed run keeps numbering its classes as before.
+    shuffle_rows(root, meta)
+    prepare_esc50(root, save)
+    with open(path) as file:
+        assert file.read() == first
+    # Other classes: the file is remade for them.
+    write_meta(root, meta.assign(category=meta["category"] + "_new"))
+    prepare_esc50(root, save)
+    assert CategoricalEncoder.from_saved(path).lab2ind == {
+        "class_0_new": 0,
+        "class_1_new": 1,
+        "class_2_new": 2,
+    }
+
+
+def test_target_order_file_of_version_0_1_0_is_kept_and_named(
+    esc50, tmp_path, caplog
+):
+    root, meta = esc50
+    save = str(tmp_path / "save")
+    os.makedirs(save)
+    path = os.path.join(save, "label_encoder.txt")
+    legacy = CategoricalEncoder()
+    legacy.update_from_iterable(["class_0", "class_1", "class_2"])
+    legacy.save(path)
+    shuffle_rows(root, meta)
+    with caplog.at_level("WARNING"):
+        prepare_esc50(root, save)
+    assert CategoricalEncoder.from_saved(path).lab2ind == legacy.lab2ind
+    warnings = [
+        record.getMessage()
+        for record in caplog.records
+        if record.levelname == "WARNING"
+    ]
+    assert len(warnings) == 1
+    assert warnings[0].startswith(f"Keeping {path}: it numbers the classes")
+    assert "delete that file to renumber" in warnings[0]
 
 
 def test_esc10_keeps_esc10_rows_and_reindexes_in_target_order(tmp_path):

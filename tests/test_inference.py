@@ -451,6 +451,7 @@ def test_damaged_folder_error_names_the_file(exported, tmp_path, damage):
     [
         (lambda path: path.unlink(), FileNotFoundError, "is missing"),
         (lambda path: path.write_text("blah\n"), ValueError, "lists no class"),
+        (lambda path: path.write_text(""), ValueError, "could not be read"),
     ],
 )
 def test_upstream_layout_names_its_unreadable_label_encoder(

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 
 import pytest
 from piq_recipe_factory import (
@@ -11,7 +12,9 @@ from piq_recipe_factory import (
     make_tiny_setup,
     tiny_args,
 )
+from speechbrain.dataio.encoder import CategoricalEncoder
 
+from speechbrain_piq.dataio.esc50_metadata import label_encoder_for
 from speechbrain_piq.inference.export import best_checkpoint
 
 train_piq = import_train_piq()
@@ -60,6 +63,24 @@ def test_tiny_run_trains_evaluates_and_writes_outputs(tiny_setup):
         }
     assert os.listdir(run / "interpretations" / "valid_epoch1")
     assert (run / "train_log.txt").read_text().count("fid_in") >= 2
+
+
+def test_the_classifiers_label_encoder_beside_it_numbers_the_classes(
+    tiny_setup, tmp_path
+):
+    root, paths = tiny_setup
+    classifier_folder = tmp_path / "their_classifier"
+    classifier_folder.mkdir()
+    for name, path in paths.items():
+        shutil.copy(path, classifier_folder / f"{name}.ckpt")
+    order = ["class_2", "class_0", "class_1"]
+    label_encoder_for(order).save(classifier_folder / "label_encoder.txt")
+    theirs = {name: str(classifier_folder / f"{name}.ckpt") for name in paths}
+    train_piq.main(tiny_args(root, theirs, "their_labels", number_of_epochs=0))
+    saved = CategoricalEncoder.from_saved(
+        root / "their_labels" / "save" / "label_encoder.txt"
+    )
+    assert saved.lab2ind == {name: i for i, name in enumerate(order)}
 
 
 def test_wrong_class_count_is_a_clear_error(tiny_setup):

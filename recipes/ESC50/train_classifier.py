@@ -27,7 +27,7 @@ from speechbrain.utils.logger import get_logger
 
 from speechbrain_piq.checkpoint_errors import clear_checkpoint_errors
 from speechbrain_piq.classifiers import save_pretrained_classifier
-from speechbrain_piq.dataio.esc50_prepare import LABEL_ENCODER_FILE
+from speechbrain_piq.dataio.label_encoders import LABEL_ENCODER_FILE
 from speechbrain_piq.recipe import check_label_count, prepare_recipe_data
 
 logger = get_logger(__name__)

@@ -4,6 +4,8 @@
 - ``datasets.dataio_prep``: ``DynamicItemDataset``s + ``CategoricalEncoder``.
 - ``clips.ClipLoader``: any audio file -> mono, resampled, fixed-length,
   peak-normalised clip; ``clip_cache.ClipCache`` keeps those clips on disk.
+- ``label_encoders``: the run's ``label_encoder.txt``, in upstream's class
+  order or the classifier's own.
 - ``esc50_download``: find or download the dataset; ``esc50_metadata``:
   read ``meta/esc50.csv``, choose the subset, fix the labels.
 """

@@ -7,7 +7,10 @@ Every classifier and interpreter downstream assumes one shape and a finite
 signal, so this is the single place that guarantees both.
 """
 
+import math
+
 import numpy as np
+import scipy.signal
 import torch
 import torchaudio
 from speechbrain.dataio import audio_io
@@ -101,6 +104,84 @@ def peak_normalize(sig):
     return sig / peak
 
 
+# torchaudio's sinc kernel holds (new / g) x (orig / g) taps for g the
+# rates' gcd: 160 x 441 for 44.1 -> 16 kHz, but 16000 x 44101 (2.8 GB)
+# for 44101 Hz. Above this many taps, scipy's polyphase filter (a few MB,
+# a fraction of a second per clip) does the conversion instead.
+MAX_SINC_KERNEL_TAPS = 10**6
+
+
+class MonoResampler:
+    """Averages the channels of a signal and resamples it to one rate.
+
+    The sinc kernel of each source rate is built once. Channels are divided
+    before they are summed, and a signal whose samples reach float32's
+    range is scaled down before filtering (it is peak-normalised later
+    anyway), so a finite input never becomes inf or NaN.
+
+    Arguments
+    ---------
+    sample_rate : int
+        The rate of the returned signals, in Hz.
+
+    Example
+    -------
+    >>> to_16k = MonoResampler(16000)
+    >>> to_16k(torch.ones(2, 44100), 44100).shape
+    torch.Size([16000])
+    >>> to_16k(torch.ones(1, 44101), 44101).shape
+    torch.Size([16000])
+    >>> loud = torch.full((2, 441), 3e38)
+    >>> bool(torch.isfinite(to_16k(loud, 44100)).all())
+    True
+    """
+
+    def __init__(self, sample_rate):
+        self.sample_rate = int(sample_rate)
+        self._resamplers = {}
+
+    def __call__(self, sig, file_rate):
+        """Returns ``sig`` (``[channels, time]``, finite) as ``[time]`` at
+        ``self.sample_rate``."""
+        mono = self._mono_at_rate(sig, file_rate)
+        if not all_finite(mono):
+            mono = self._mono_at_rate(peak_normalize(sig), file_rate)
+        return mono
+
+    def _mono_at_rate(self, sig, file_rate):
+        """Average the channels, then resample."""
+        # Summing first would overflow for samples near float32's maximum.
+        mono = sig[0] if sig.shape[0] == 1 else (sig / sig.shape[0]).sum(0)
+        if file_rate == self.sample_rate:
+            return mono
+        return self._resampler(file_rate)(mono)
+
+    def _resampler(self, file_rate):
+        """The cached resampling function from ``file_rate``."""
+        if file_rate not in self._resamplers:
+            gcd = math.gcd(file_rate, self.sample_rate)
+            up, down = self.sample_rate // gcd, file_rate // gcd
+            if up * down <= MAX_SINC_KERNEL_TAPS:
+                self._resamplers[file_rate] = torchaudio.transforms.Resample(
+                    orig_freq=file_rate, new_freq=self.sample_rate
+                )
+            else:
+                self._resamplers[file_rate] = _PolyphaseResampler(up, down)
+        return self._resamplers[file_rate]
+
+
+class _PolyphaseResampler:
+    """scipy's polyphase resampling by ``up / down`` on a torch signal."""
+
+    def __init__(self, up, down):
+        self.up = up
+        self.down = down
+
+    def __call__(self, sig):
+        resampled = scipy.signal.resample_poly(sig.numpy(), self.up, self.down)
+        return torch.from_numpy(resampled.astype("float32", copy=False))
+
+
 class ClipLoader:
     """Read an audio file as a mono clip of fixed length and sample rate.
 
@@ -143,9 +224,7 @@ class ClipLoader:
                 f"{sample_rate} gives {self.n_samples} samples; use a "
                 f"clip_seconds of at least {1 / sample_rate:.3g}"
             )
-        # One resampler per source rate: its sinc kernel is built once, not
-        # once per clip.
-        self._resamplers = {}
+        self.to_mono_at_rate = MonoResampler(self.sample_rate)
 
     def __call__(self, path):
         """Return the prepared clip of ``path`` (float32, ``[n_samples]``)."""
@@ -162,16 +241,5 @@ class ClipLoader:
                 "skip it."
             )
             sig = torch.nan_to_num(sig, nan=0.0, posinf=0.0, neginf=0.0)
-        # audio_io.load gives [channels, time]; mono needs no averaging pass.
-        sig = sig[0] if sig.shape[0] == 1 else sig.mean(dim=0)
-        if file_rate != self.sample_rate:
-            sig = self._resampler(file_rate)(sig)
+        sig = self.to_mono_at_rate(sig, file_rate)
         return peak_normalize(fix_length(sig, self.n_samples))
-
-    def _resampler(self, file_rate):
-        """Return the cached resampler from ``file_rate`` to ours."""
-        if file_rate not in self._resamplers:
-            self._resamplers[file_rate] = torchaudio.transforms.Resample(
-                orig_freq=file_rate, new_freq=self.sample_rate
-            )
-        return self._resamplers[file_rate]

@@ -14,18 +14,13 @@ from speechbrain.dataio.dataset import (
     add_dynamic_item,
     set_output_keys,
 )
-from speechbrain.dataio.encoder import CategoricalEncoder
 from speechbrain.utils.distributed import if_main_process
 from speechbrain.utils.logger import get_logger
 
 from speechbrain_piq.dataio.clip_cache import ClipCache, clip_cache_folder
 from speechbrain_piq.dataio.clips import ClipLoader
-from speechbrain_piq.dataio.esc50_metadata import classes_of, label_encoder_for
-from speechbrain_piq.dataio.esc50_prepare import (
-    LABEL_ENCODER_FILE,
-    SPLITS,
-    some_of,
-)
+from speechbrain_piq.dataio.esc50_prepare import SPLITS, some_of
+from speechbrain_piq.dataio.label_encoders import run_label_encoder
 
 logger = get_logger(__name__)
 
@@ -117,6 +112,7 @@ def dataio_prep(
     sample_rate=16000,
     clip_seconds=5.0,
     use_clip_cache=True,
+    classifier_label_encoder=None,
 ):
     r"""Build the train/valid/test datasets and the label encoder.
 
@@ -129,7 +125,7 @@ def dataio_prep(
         The ``ESC-50-master`` folder; replaces ``$data_root`` in ``wav``.
     save_folder : str
         Holds ``label_encoder.txt`` (read, or written from the manifests
-        when absent) and the clip cache.
+        when absent: see ``run_label_encoder``) and the clip cache.
     sample_rate : int
         Sample rate of ``"sig"``, in Hz.
     clip_seconds : float
@@ -139,6 +135,9 @@ def dataio_prep(
     use_clip_cache : bool
         Keep prepared clips in ``save_folder/clips_<rate>hz_<seconds>s`` so
         each file is decoded and resampled once, not once per epoch.
+    classifier_label_encoder : str, optional
+        The ``label_encoder.txt`` the classifier was trained with; it then
+        numbers the classes (and replaces the save folder's file).
 
     Returns
     -------
@@ -182,7 +181,9 @@ def dataio_prep(
             f"{missing} missing from {manifests}"
         )
     tables = {split: _read_manifest(manifests[split]) for split in SPLITS}
-    label_encoder = _label_encoder(save_folder, tables)
+    label_encoder = run_label_encoder(
+        save_folder, tables, classifier_label_encoder
+    )
     if if_main_process():
         _warn_short_clips(tables, manifests, clip_seconds)
 
@@ -260,37 +261,6 @@ def _warn_short_clips(tables, manifests, clip_seconds):
                 "file reads short: check these (durations in "
                 f"{manifests[split]})."
             )
-
-
-def _label_encoder(save_folder, tables):
-    """Load ``label_encoder.txt`` (or make it) and check it on the tables."""
-    path = os.path.join(save_folder, LABEL_ENCODER_FILE)
-    label_encoder = CategoricalEncoder()
-    if label_encoder.load_if_possible(path):
-        label_encoder.expect_len(len(label_encoder))
-    else:
-        everything = pd.concat(tables.values())
-        label_encoder = label_encoder_for(classes_of(everything))
-        _save_on_main(label_encoder, path)
-    for split, table in tables.items():
-        encoded = table["class_string"].map(label_encoder.lab2ind)
-        disagree = table[encoded != table["target"]]
-        if len(disagree):
-            row = disagree.iloc[0]
-            raise ValueError(
-                f"{path} maps class {row['class_string']!r} to "
-                f"{label_encoder.lab2ind.get(row['class_string'])}, but the "
-                f"{split} manifest gives it target {row['target']}; delete "
-                f"{path} and re-run prepare_esc50"
-            )
-    return label_encoder
-
-
-def _save_on_main(label_encoder, path):
-    """Save the encoder from the main process only (DDP-safe)."""
-    if if_main_process():
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        label_encoder.save(path)
 
 
 def _region_columns(tables):

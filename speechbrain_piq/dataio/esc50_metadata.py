@@ -2,8 +2,12 @@
 
 ESC-50 numbers its 50 classes with ``target`` 0..49. The ESC-10 benchmark
 keeps 10 of them; its labels are re-indexed 0..9 in the order of the original
-targets, and the original is kept in ``esc50_target``. The label encoder of
-either subset maps each ``class_string`` to its (re-indexed) ``target``.
+targets, and the original is kept in ``esc50_target``.
+
+A classifier's outputs follow its label encoder, not ``target``: upstream's
+recipes number the classes in order of first appearance in the training
+manifest, i.e. in ``meta/esc50.csv`` row order, and the classifiers they
+published follow that order, which :func:`classes_in_label_order` gives.
 """
 
 import pandas as pd
@@ -277,30 +281,39 @@ def _check_one_class_per_target(meta, metadata_file):
             )
 
 
-def classes_of(meta):
-    """Return the class names ordered by target.
+def classes_in_label_order(meta, train_folds):
+    """Return the class names in the order a classifier numbers them.
+
+    Upstream's ESC-50 recipes fill their ``CategoricalEncoder`` from the
+    training manifest, whose rows follow ``meta/esc50.csv``: class ``i`` is
+    the ``i``-th class to appear in the rows of the training folds. The same
+    order here, so a classifier from those recipes (or the hub) is labelled
+    right; classes the training folds lack follow, in order of appearance.
 
     Arguments
     ---------
     meta : pandas.DataFrame
-        Rows with ``target`` and ``class_string`` (see
+        Rows with ``fold`` and ``class_string``, in metadata file order (see
         ``read_esc50_metadata``).
+    train_folds : iterable of int
+        The folds of the training split.
 
     Returns
     -------
     list of str
-        ``classes[target]`` is the name of class ``target``.
+        ``classes[i]`` is the name of the classifier's output ``i``.
 
     Example
     -------
     >>> meta = pd.DataFrame(
-    ...     {"target": [1, 0, 1], "class_string": ["rain", "dog", "rain"]}
+    ...     {"fold": [1, 1, 2, 5], "class_string": ["rain", "dog", "rain", "cat"]}
     ... )
-    >>> classes_of(meta)
-    ['dog', 'rain']
+    >>> classes_in_label_order(meta, train_folds=(1, 2))
+    ['rain', 'dog', 'cat']
     """
-    pairs = meta[["target", "class_string"]].drop_duplicates()
-    return pairs.sort_values("target")["class_string"].tolist()
+    in_train = meta["fold"].isin(list(train_folds))
+    rows_in_order = pd.concat([meta[in_train], meta[~in_train]])
+    return list(dict.fromkeys(rows_in_order["class_string"]))
 
 
 def label_encoder_for(classes):
@@ -309,7 +322,7 @@ def label_encoder_for(classes):
     Arguments
     ---------
     classes : list of str
-        Class names ordered by target.
+        Class names, ``classes[i]`` for output ``i``.
 
     Returns
     -------

@@ -8,7 +8,9 @@ is decoded once here: files missing from disk, unreadable, empty or holding
 non-finite samples are skipped with a logged reason and counted in the
 report. The manifests are reused while the options, the metadata file and
 the audio files present (names, sizes and modification times) stay the
-same, so a file edited or replaced in place is checked again.
+same, so a file edited or replaced in place is checked again. Beside them,
+``label_encoder.txt`` numbers the classes in upstream's order (see
+``label_encoders``).
 """
 
 import hashlib
@@ -32,10 +34,10 @@ from speechbrain_piq.dataio.esc50_metadata import (
     ESC50_COLUMNS,
     check_folds,
     check_subset,
-    classes_of,
-    label_encoder_for,
+    classes_in_label_order,
     read_esc50_metadata,
 )
+from speechbrain_piq.dataio.label_encoders import write_data_label_encoder
 
 logger = get_logger(__name__)
 
@@ -49,7 +51,6 @@ MANIFEST_COLUMNS = [
     "target",
     "esc50_target",
 ]
-LABEL_ENCODER_FILE = "label_encoder.txt"
 RECORD_FILE = "esc50_prepare.json"
 # Named in the logged summary; the full lists are in the record file.
 NAMES_SHOWN = 5
@@ -142,11 +143,13 @@ def prepare_esc50(
     manifests = {
         split: os.path.join(save_folder, f"{split}.csv") for split in SPLITS
     }
+    classes = classes_in_label_order(meta, folds["train"])
     if _can_reuse(save_folder, record, manifests):
         logger.info(
             f"Reusing the ESC-50 manifests in {save_folder}: they were "
             "made with the same options and data."
         )
+        write_data_label_encoder(save_folder, classes, _target_order(meta))
         return manifests
 
     os.makedirs(save_folder, exist_ok=True)
@@ -154,7 +157,6 @@ def prepare_esc50(
     # Drop the old record first so an interrupted run is never reused.
     if os.path.isfile(record_path):
         os.remove(record_path)
-    classes = classes_of(meta)
     logger.info(
         f"Preparing {subset} ({len(classes)} classes) from {data_folder} "
         f"into {save_folder}"
@@ -174,9 +176,7 @@ def prepare_esc50(
                 "data folder or choose other folds"
             )
         manifest.to_csv(manifests[split], index=False, na_rep="nan")
-    label_encoder_for(classes).save(
-        os.path.join(save_folder, LABEL_ENCODER_FILE)
-    )
+    write_data_label_encoder(save_folder, classes, _target_order(meta))
     record["classes"] = classes
     record["report"] = report
     with open(record_path, "w", encoding="utf-8") as file:
@@ -330,10 +330,9 @@ def _count_skipped(skipped):
 def _can_reuse(save_folder, record, manifests):
     """Whether earlier outputs in ``save_folder`` match ``record``."""
     record_path = os.path.join(save_folder, RECORD_FILE)
-    outputs = list(manifests.values()) + [
-        os.path.join(save_folder, LABEL_ENCODER_FILE)
-    ]
-    if not all(os.path.isfile(path) for path in [record_path] + outputs):
+    if not all(
+        os.path.isfile(path) for path in [record_path, *manifests.values()]
+    ):
         return False
     with open(record_path, encoding="utf-8") as file:
         try:
@@ -341,6 +340,13 @@ def _can_reuse(save_folder, record, manifests):
         except json.JSONDecodeError:
             return False
     return all(previous.get(key) == record[key] for key in record)
+
+
+def _target_order(meta):
+    """The class names in ESC-50 ``target`` order (speechbrain-piq 0.1.0's
+    label order)."""
+    pairs = meta[["target", "class_string"]].drop_duplicates()
+    return pairs.sort_values("target")["class_string"].tolist()
 
 
 def _md5_of_file(path):

@@ -11,12 +11,15 @@ import numbers
 import os
 
 import torch
-import torchaudio
 from speechbrain.dataio import audio_io
 from speechbrain.inference.interfaces import Pretrained
 from speechbrain.utils.logger import get_logger
 
-from speechbrain_piq.dataio.clips import all_finite, peak_normalize
+from speechbrain_piq.dataio.clips import (
+    MonoResampler,
+    all_finite,
+    peak_normalize,
+)
 from speechbrain_piq.inference.batching import same_length_groups, split_batch
 from speechbrain_piq.inference.layout import interpreter_modules
 from speechbrain_piq.inference.result import InterpretationResult
@@ -153,8 +156,7 @@ class PIQAudioInterpreter(Pretrained):
             for name in ("psi", "audio_classifier"):
                 self.mods[name].to(memory_format=torch.channels_last)
         self.sample_rate = int(self.hparams.sample_rate)
-        # One resampler per file rate: its kernel is built once.
-        self._resamplers = {}
+        self.to_mono_at_rate = MonoResampler(self.sample_rate)
 
     @classmethod
     def from_hparams(
@@ -213,14 +215,26 @@ class PIQAudioInterpreter(Pretrained):
         overrides = dict(overrides or {})
         if "pretrained_path" not in overrides and "pretrained_path" in keys:
             overrides["pretrained_path"] = source
-        return super().from_hparams(
-            source,
-            hparams_file=hparams_file,
-            overrides=overrides,
-            savedir=savedir,
-            origin=f"{source}/{hparams_file}",
-            **kwargs,
-        )
+        try:
+            return super().from_hparams(
+                source,
+                hparams_file=hparams_file,
+                overrides=overrides,
+                savedir=savedir,
+                origin=f"{source}/{hparams_file}",
+                **kwargs,
+            )
+        except KeyError as error:
+            # SpeechBrain's own label encoder hook (upstream's yaml) fails
+            # so on an empty or cut label_encoder.txt.
+            if error.args != ("starting_index",):
+                raise
+            raise ValueError(
+                f"{source}: its label_encoder.txt could not be read "
+                "(KeyError: 'starting_index'): the file is empty or "
+                "truncated; publish the label_encoder.txt of the run that "
+                "trained the classifier (speechbrain-piq export writes it)"
+            ) from error
 
     def read_clip(self, path):
         """Reads an audio file as the model hears it.
@@ -263,10 +277,7 @@ class PIQAudioInterpreter(Pretrained):
         if not all_finite(signal):
             logger.warning(f"{path}: non-finite samples set to 0")
             signal = torch.nan_to_num(signal, nan=0.0, posinf=0.0, neginf=0.0)
-        signal = signal.mean(dim=0)  # channels time -> time
-        if file_rate != self.sample_rate:
-            signal = self._resampler(file_rate)(signal)
-        return peak_normalize(signal)
+        return peak_normalize(self.to_mono_at_rate(signal, file_rate))
 
     def interpret_file(self, path):
         """Classifies an audio file and explains the prediction.
@@ -321,8 +332,10 @@ class PIQAudioInterpreter(Pretrained):
             _check_sample_rate(sample_rate)
         clips = split_batch(wavs, wav_lens)
         if sample_rate is not None and sample_rate != self.sample_rate:
-            resample = self._resampler(sample_rate)
-            clips = [resample(clip) for clip in clips]
+            clips = [
+                self.to_mono_at_rate(clip.unsqueeze(0), sample_rate)
+                for clip in clips
+            ]
         results = [None] * len(clips)
         for indices in same_length_groups(clips):
             batch = torch.stack([clips[index] for index in indices])
@@ -379,14 +392,6 @@ class PIQAudioInterpreter(Pretrained):
                 )
             )
         return results
-
-    def _resampler(self, rate):
-        """The cached resampler from ``rate`` to the model's rate."""
-        if rate not in self._resamplers:
-            self._resamplers[rate] = torchaudio.transforms.Resample(
-                orig_freq=rate, new_freq=self.sample_rate
-            )
-        return self._resamplers[rate]
 
 
 def _check_sample_rate(sample_rate):

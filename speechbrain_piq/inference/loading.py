@@ -8,8 +8,7 @@ layers, and its label encoder hook silently leaves the encoder empty when
 :func:`load_label_encoder` as that of the label encoder.
 """
 
-import os
-
+from speechbrain_piq.dataio.label_encoders import fill_label_encoder
 from speechbrain_piq.state_dicts import (
     load_fitting_state_dict,
     read_state_dict,
@@ -59,8 +58,8 @@ def load_checkpoint(module, path):
 
 
 def load_label_encoder(label_encoder, path):
-    """Fills a ``CategoricalEncoder`` from its file, failing clearly when
-    the file is missing, unreadable or lists no class.
+    """Fills an exported interpreter's ``CategoricalEncoder`` from its file
+    (``fill_label_encoder``, whose errors here say to export again).
 
     Arguments
     ---------
@@ -69,44 +68,19 @@ def load_label_encoder(label_encoder, path):
     path : str or os.PathLike
         Its ``label_encoder.txt``.
 
-    Raises
-    ------
-    FileNotFoundError
-        If the file is missing.
-    ValueError
-        If it is not a label encoder file or lists no class.
-
     Example
     -------
     >>> from speechbrain.dataio.encoder import CategoricalEncoder
     >>> path = getfixture("tmp_path") / "label_encoder.txt"
-    >>> written = CategoricalEncoder()
-    >>> written.update_from_iterable(["dog", "rain"])
-    >>> written.save(path)
-    >>> encoder = CategoricalEncoder()
-    >>> load_label_encoder(encoder, path)
-    >>> encoder.ind2lab
-    {0: 'dog', 1: 'rain'}
     >>> _ = path.write_text("")
     >>> load_label_encoder(CategoricalEncoder(), path)
     Traceback (most recent call last):
     ...
-    ValueError: could not read .../label_encoder.txt (KeyError: 'starting_index'): the file is truncated or damaged; export the folder again from the run that trained it
+    ValueError: could not read .../label_encoder.txt (KeyError: 'starting_index'): the file is truncated or damaged; the interpreter needs the label encoder of the run that trained its classifier: export the folder again from the run that trained it
     """
-    if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"{path} is missing; the interpreter needs the label encoder of "
-            f"the run that trained its classifier: {EXPORT_AGAIN}"
-        )
-    try:
-        label_encoder.load(path)
-    # CategoricalEncoder.load parses Python literals line by line: a cut
-    # or damaged file fails in int(), ast.literal_eval or the extras lookup.
-    except (OSError, ValueError, SyntaxError, KeyError) as error:
-        first_line = (str(error).splitlines() or [""])[0]
-        raise ValueError(
-            f"could not read {path} ({type(error).__name__}: {first_line}): "
-            f"the file is truncated or damaged; {EXPORT_AGAIN}"
-        ) from error
-    if len(label_encoder) == 0:
-        raise ValueError(f"{path} lists no class; {EXPORT_AGAIN}")
+    fill_label_encoder(
+        label_encoder,
+        path,
+        "the interpreter needs the label encoder of the run that trained "
+        f"its classifier: {EXPORT_AGAIN}",
+    )
