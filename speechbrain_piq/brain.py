@@ -40,16 +40,19 @@ logger = logging.getLogger(__name__)
 CHECKPOINT_METRICS = ("fid_in", "loss")
 
 
-def best_interpretation_key(checkpoint):
+def best_interpretation_key(checkpoint, metric=None):
     """Checkpoint importance: highest Fid-In, ties broken by lowest loss;
-    or only the lowest loss for checkpoints of a run whose
-    ``best_checkpoint_metric`` is ``loss`` (written in their meta as
-    ``selected_by``).
+    or only the lowest loss.
 
     Arguments
     ---------
     checkpoint : speechbrain.utils.checkpoints.Checkpoint
         A checkpoint whose meta holds ``fid_in`` and ``loss``.
+    metric : str, optional
+        ``"fid_in"`` or ``"loss"`` (one of ``CHECKPOINT_METRICS``); by
+        default the ``best_checkpoint_metric`` the checkpoint was saved
+        under (its meta's ``selected_by``). Rank all the checkpoints of a
+        run by one metric: keys of different metrics do not compare.
 
     Returns
     -------
@@ -68,8 +71,12 @@ def best_interpretation_key(checkpoint):
     >>> d = SimpleNamespace(meta={"fid_in": 0.2, "loss": 0.3, **by_loss})
     >>> max([c, d], key=best_interpretation_key) is d
     True
+    >>> best_interpretation_key(d, metric="fid_in")
+    (0.2, -0.3)
     """
-    if checkpoint.meta.get("selected_by") == "loss":
+    if metric is None:
+        metric = checkpoint.meta.get("selected_by", "fid_in")
+    if metric == "loss":
         return (-checkpoint.meta["loss"],)
     return checkpoint.meta["fid_in"], -checkpoint.meta["loss"]
 
@@ -331,13 +338,8 @@ class PIQBrain(sb.Brain):
                 {"epoch": epoch, "lr": old_lr}, self.train_stats, stats, None
             )
             self.checkpointer.save_and_keep_only(
-                meta={
-                    **stats,
-                    "selected_by": getattr(
-                        self.hparams, "best_checkpoint_metric", "fid_in"
-                    ),
-                },
-                importance_keys=[best_interpretation_key],
+                meta={**stats, "selected_by": self._best_checkpoint_metric},
+                importance_keys=[self._checkpoint_importance],
                 ckpt_predicate=has_validation_metrics,
             )
         else:
@@ -355,6 +357,16 @@ class PIQBrain(sb.Brain):
                 stats = {k: None if v != v else v for k, v in stats.items()}
                 with open(path, "w", encoding="utf-8") as out:
                     json.dump(stats, out, indent=2)
+
+    @property
+    def _best_checkpoint_metric(self):
+        """What ranks this run's checkpoints (``CHECKPOINT_METRICS``)."""
+        return getattr(self.hparams, "best_checkpoint_metric", "fid_in")
+
+    def _checkpoint_importance(self, checkpoint):
+        """Ranks every checkpoint by this run's metric, also those saved
+        before the run switched ``best_checkpoint_metric``."""
+        return best_interpretation_key(checkpoint, self._best_checkpoint_metric)
 
     def _log(self, meta, train_stats, valid_stats, test_stats):
         """Logs to the file logger and, when configured, TensorBoard."""
@@ -380,7 +392,7 @@ class PIQBrain(sb.Brain):
         if self.checkpointer is not None:
             with clear_checkpoint_errors(self.checkpointer):
                 self.checkpointer.recover_if_possible(
-                    importance_key=best_interpretation_key,
+                    importance_key=self._checkpoint_importance,
                     ckpt_predicate=has_validation_metrics,
                 )
 

@@ -6,6 +6,7 @@ import it from here.
 """
 
 import json
+import time
 import types
 from unittest import mock
 
@@ -346,3 +347,22 @@ def test_failed_push_says_how_to_upload_later(tmp_path):
             push_to_hub(tmp_path, "me/tiny-piq")
     assert f"hf upload me/tiny-piq {tmp_path}" in str(raised.value)
     assert "All connection attempts failed" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "first, then", [("fid_in", "loss"), ("loss", "fid_in")]
+)
+def test_a_switched_best_checkpoint_metric_ranks_every_checkpoint(
+    tmp_path, first, then
+):
+    checkpointer = Checkpointer(tmp_path)
+    by_first = {"fid_in": 0.9, "loss": 2.0}
+    by_then = {"fid_in": 0.1, "loss": 1.0}
+    if first == "loss":
+        by_first, by_then = by_then, by_first
+    checkpointer.save_checkpoint(meta={**by_first, "selected_by": first})
+    time.sleep(0.01)
+    expected = checkpointer.save_checkpoint(
+        meta={**by_then, "selected_by": then}
+    )
+    assert best_checkpoint(tmp_path).path == expected.path

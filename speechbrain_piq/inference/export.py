@@ -47,8 +47,9 @@ CLASSIFIER_PARTS = ("embedding_model", "classifier")
 
 
 def best_checkpoint(save_folder):
-    """The end-of-epoch checkpoint with the highest Fid-In (ties: lowest
-    loss), as the training ``Brain`` ranks them.
+    """The end-of-epoch checkpoint the training ``Brain`` ranks best: the
+    highest Fid-In (ties: lowest loss), or the lowest loss, by the run's
+    latest ``best_checkpoint_metric``.
 
     Arguments
     ---------
@@ -73,17 +74,24 @@ def best_checkpoint(save_folder):
     >>> best_checkpoint(folder).meta["fid_in"]
     0.8
     """
-    checkpoint = Checkpointer(save_folder).find_checkpoint(
-        importance_key=best_interpretation_key,
-        ckpt_predicate=_has_epoch_metrics,
+    checkpoints = Checkpointer(save_folder).find_checkpoints(
+        ckpt_predicate=_has_epoch_metrics, max_num_checkpoints=None
     )
-    if checkpoint is None:
+    if not checkpoints:
         raise FileNotFoundError(
             f"{save_folder} has no end-of-epoch checkpoint with validation "
             "metrics (fid_in, loss); let train_piq.py finish at least one "
             "epoch, or give the run's output folder"
         )
-    return checkpoint
+    # The run's latest best_checkpoint_metric ranks all its checkpoints.
+    newest = max(
+        checkpoints, key=lambda checkpoint: checkpoint.meta["unixtime"]
+    )
+    metric = newest.meta.get("selected_by", "fid_in")
+    return max(
+        checkpoints,
+        key=lambda checkpoint: best_interpretation_key(checkpoint, metric),
+    )
 
 
 def _has_epoch_metrics(checkpoint):
