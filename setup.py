@@ -11,7 +11,7 @@ with open(os.path.join(HERE, "README.md"), encoding="utf-8") as readme:
 
 setup(
     name="speechbrain-piq",
-    version="0.1.0",
+    version="0.2.0",
     description=(
         "Posthoc Interpretation via Quantization (PIQ) for audio "
         "classifiers, as a SpeechBrain lobe and recipe"

@@ -142,7 +142,8 @@ def classifier_label_encoder_file(hparams):
     >>> os.path.basename(classifier_label_encoder_file(hparams))
     'label_encoder.txt'
     """
-    if hparams["classifier_label_encoder_path"] is not None:
+    # .get: a yaml written before this key existed means None.
+    if hparams.get("classifier_label_encoder_path") is not None:
         return str(hparams["classifier_label_encoder_path"])
     beside = os.path.join(
         os.path.dirname(str(hparams["classifier_model_path"])),

@@ -196,20 +196,41 @@ def test_cache_entry_is_replaced_when_the_source_changes(tmp_path):
     assert len(os.listdir(tmp_path / "clips")) == 1
 
 
-def test_unusable_cache_entry_is_remade(tmp_path, caplog):
+def cached_tone(tmp_path):
+    """A cache holding one clip; returns it, its entry path and a fetch."""
     source = str(tmp_path / "source.wav")
     sf.write(source, tone(RATE, SECONDS), RATE)
     folder = str(tmp_path / "clips")
     cache = ClipCache(folder, RATE, N_SAMPLES)
     load = CountingLoader()
-    cache.fetch("clip", source, lambda: load(source))
+
+    def fetch():
+        return cache.fetch("clip", source, lambda: load(source))
+
+    fetch()
     (entry,) = os.listdir(folder)
-    with open(os.path.join(folder, entry), "wb") as file:
+    return os.path.join(folder, entry), fetch, load
+
+
+def test_unusable_cache_entry_is_remade(tmp_path, caplog):
+    entry, fetch, load = cached_tone(tmp_path)
+    with open(entry, "wb") as file:
         file.write(b"truncated")
     with caplog.at_level("WARNING"):
-        clip = cache.fetch("clip", source, lambda: load(source))
+        clip = fetch()
     assert load.calls == 2 and clip.shape == (N_SAMPLES,)
     assert "Remaking" in caplog.text
+
+
+def test_non_finite_cache_entry_is_remade(tmp_path, caplog):
+    # What a version whose stereo downmix overflowed left in the cache.
+    entry, fetch, load = cached_tone(tmp_path)
+    nan_clip = np.full(N_SAMPLES, np.nan, np.float32)
+    sf.write(entry, nan_clip, RATE, subtype="FLOAT")
+    with caplog.at_level("WARNING"):
+        clip = fetch()
+    assert load.calls == 2 and torch.isfinite(clip).all()
+    assert "not finite" in caplog.text
 
 
 def test_cache_folder_depends_on_rate_and_length():

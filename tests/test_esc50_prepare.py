@@ -19,7 +19,9 @@ from speechbrain.dataio.encoder import CategoricalEncoder
 from speechbrain.utils.distributed import run_on_main
 
 from speechbrain_piq.dataio import esc50_prepare as prepare_module
+from speechbrain_piq.dataio.datasets import dataio_prep
 from speechbrain_piq.dataio.esc50_download import download_esc50
+from speechbrain_piq.dataio.esc50_metadata import label_encoder_for
 from speechbrain_piq.dataio.esc50_prepare import prepare_esc50
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -136,6 +138,22 @@ def test_label_encoder_is_kept_across_remade_manifests(esc50, tmp_path):
     }
 
 
+def target_order_label_encoder(path):
+    """Write the label encoder speechbrain-piq 0.1.0 made: target order."""
+    legacy = CategoricalEncoder()
+    legacy.update_from_iterable(["class_0", "class_1", "class_2"])
+    legacy.save(path)
+    return legacy
+
+
+def warnings_of(caplog):
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if record.levelname == "WARNING"
+    ]
+
+
 def test_target_order_file_of_version_0_1_0_is_kept_and_named(
     esc50, tmp_path, caplog
 ):
@@ -143,21 +161,93 @@ def test_target_order_file_of_version_0_1_0_is_kept_and_named(
     save = str(tmp_path / "save")
     os.makedirs(save)
     path = os.path.join(save, "label_encoder.txt")
-    legacy = CategoricalEncoder()
-    legacy.update_from_iterable(["class_0", "class_1", "class_2"])
-    legacy.save(path)
+    legacy = target_order_label_encoder(path)
     shuffle_rows(root, meta)
     with caplog.at_level("WARNING"):
-        prepare_esc50(root, save)
+        manifests = prepare_esc50(root, save)
+        _, encoder = dataio_prep(manifests, root, save, clip_seconds=0.5)
+    assert encoder.lab2ind == legacy.lab2ind
     assert CategoricalEncoder.from_saved(path).lab2ind == legacy.lab2ind
-    warnings = [
-        record.getMessage()
-        for record in caplog.records
-        if record.levelname == "WARNING"
-    ]
-    assert len(warnings) == 1
-    assert warnings[0].startswith(f"Keeping {path}: it numbers the classes")
-    assert "delete that file to renumber" in warnings[0]
+    (warning,) = warnings_of(caplog)
+    assert warning.startswith(f"{path} numbers the classes in ESC-50 target")
+    assert "delete that file to renumber" in warning
+
+
+def test_a_classifiers_own_target_order_file_is_not_warned_about(
+    esc50, tmp_path, caplog
+):
+    root, meta = esc50
+    shuffle_rows(root, meta)
+    theirs = str(tmp_path / "theirs.txt")
+    legacy = target_order_label_encoder(theirs)
+    save = str(tmp_path / "save")
+    with caplog.at_level("WARNING"):
+        for _ in range(2):
+            manifests = prepare_esc50(root, save)
+            _, encoder = dataio_prep(
+                manifests,
+                root,
+                save,
+                clip_seconds=0.5,
+                classifier_label_encoder=theirs,
+            )
+    assert encoder.lab2ind == legacy.lab2ind
+    assert warnings_of(caplog) == []
+
+
+def test_classifiers_file_renumbering_a_run_with_checkpoints_is_named(
+    esc50, tmp_path, caplog
+):
+    root, _ = esc50
+    save = str(tmp_path / "save")
+    manifests = prepare_esc50(root, save)
+    dataio_prep(manifests, root, save, clip_seconds=0.5)
+    os.makedirs(os.path.join(save, "CKPT+2026-11-27+00-00-00+00"))
+    theirs = str(tmp_path / "theirs.txt")
+    label_encoder_for(["class_2", "class_1", "class_0"]).save(theirs)
+    with caplog.at_level("WARNING"):
+        dataio_prep(
+            manifests,
+            root,
+            save,
+            clip_seconds=0.5,
+            classifier_label_encoder=theirs,
+        )
+    (warning,) = warnings_of(caplog)
+    assert warning.startswith(f"Renumbering the classes of the run in {save}")
+
+
+def test_damaged_label_encoder_is_made_again_or_named(esc50, tmp_path, caplog):
+    root, _ = esc50
+    save = str(tmp_path / "save")
+    manifests = prepare_esc50(root, save)
+    path = os.path.join(save, "label_encoder.txt")
+    with open(path, "w") as file:
+        file.write("'class_0' => 0\n")  # cut short by a killed run
+    with pytest.raises(ValueError, match="truncated or damaged; delete it"):
+        dataio_prep(manifests, root, save, clip_seconds=0.5)
+    with caplog.at_level("WARNING"):
+        prepare_esc50(root, save)
+    assert "truncated or damaged; it is made again" in warnings_of(caplog)[0]
+    _, encoder = dataio_prep(manifests, root, save, clip_seconds=0.5)
+    assert len(encoder) == 3
+
+
+def test_numbering_ignores_the_runs_folds(esc50, tmp_path):
+    root, meta = esc50
+    shuffled = shuffle_rows(root, meta)
+    save = str(tmp_path / "save")
+    prepare_esc50(
+        root, save, train_folds=[3, 4], valid_folds=[2], test_folds=[5]
+    )
+    encoder = CategoricalEncoder.from_saved(
+        os.path.join(save, "label_encoder.txt")
+    )
+    upstream_rows = shuffled[shuffled["fold"].isin([1, 2, 3])]
+    first_seen = list(dict.fromkeys(upstream_rows["category"]))
+    run_rows = shuffled[shuffled["fold"].isin([3, 4])]
+    assert list(dict.fromkeys(run_rows["category"])) != first_seen
+    assert encoder.lab2ind == {name: i for i, name in enumerate(first_seen)}
 
 
 def test_esc10_keeps_esc10_rows_and_reindexes_in_target_order(tmp_path):
@@ -354,7 +444,6 @@ def test_no_download_asked_says_where_to_put_the_data(tmp_path):
             ),
             "several",
         ),
-        (lambda meta: meta.assign(target=meta["target"] * 2), "without gaps"),
         (
             lambda meta: meta.assign(fold=meta["fold"].replace({5: 6, 4: 0})),
             r"fold\(s\) \[0, 6\] lie outside ESC-50's folds",
@@ -383,7 +472,6 @@ def test_no_download_asked_says_where_to_put_the_data(tmp_path):
         "repeated file",
         "fold text",
         "two names",
-        "gaps",
         "folds outside 1-5",
         "empty filename",
         "blank filename",

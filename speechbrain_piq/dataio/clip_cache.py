@@ -16,6 +16,8 @@ import torch
 from speechbrain.dataio import audio_io
 from speechbrain.utils.logger import get_logger
 
+from speechbrain_piq.dataio.clips import all_finite
+
 logger = get_logger(__name__)
 
 
@@ -148,6 +150,10 @@ class ClipCache:
                 f"Remaking cached clip {cached_path}: it has shape "
                 f"{tuple(clip.shape)}, expected ({self.n_samples},)"
             )
+            return None
+        if not all_finite(clip):
+            # Made by a version whose downmix overflowed on very loud files.
+            logger.warning(f"Remaking cached clip {cached_path}: not finite")
             return None
         return clip
 

@@ -171,15 +171,27 @@ class MonoResampler:
 
 
 class _PolyphaseResampler:
-    """scipy's polyphase resampling by ``up / down`` on a torch signal."""
+    """scipy's polyphase resampling by ``up / down`` on a torch signal.
+
+    Its low-pass filter (scipy's default: Kaiser-windowed, 20 x
+    ``max(up, down)`` + 1 taps) is designed once, not on every call. It is
+    sharper than torchaudio's, so such rates are filtered slightly
+    differently from the usual ones.
+    """
 
     def __init__(self, up, down):
         self.up = up
         self.down = down
+        max_rate = max(up, down)
+        self.lowpass = scipy.signal.firwin(
+            20 * max_rate + 1, 1 / max_rate, window=("kaiser", 5.0)
+        ).astype(np.float32)
 
     def __call__(self, sig):
-        resampled = scipy.signal.resample_poly(sig.numpy(), self.up, self.down)
-        return torch.from_numpy(resampled.astype("float32", copy=False))
+        resampled = scipy.signal.resample_poly(
+            sig.numpy(), self.up, self.down, window=self.lowpass
+        )
+        return torch.from_numpy(resampled.astype(np.float32, copy=False))
 
 
 class ClipLoader:

@@ -149,7 +149,8 @@ def dataio_prep(
         ``event_region`` / ``distractor_region`` (float32 ``[4]``) when the
         manifests have those columns.
     label_encoder : speechbrain.dataio.encoder.CategoricalEncoder
-        Maps ``class_string`` to the manifests' ``target``.
+        Maps ``class_string`` to the classifier's output index (see
+        ``label_encoders.run_label_encoder``).
 
     Example
     -------

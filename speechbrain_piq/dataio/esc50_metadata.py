@@ -6,14 +6,18 @@ targets, and the original is kept in ``esc50_target``.
 
 A classifier's outputs follow its label encoder, not ``target``: upstream's
 recipes number the classes in order of first appearance in the training
-manifest, i.e. in ``meta/esc50.csv`` row order, and the classifiers they
-published follow that order, which :func:`classes_in_label_order` gives.
+manifest (folds 1-3, in ``meta/esc50.csv`` row order), and the classifiers
+they published follow that order, which :func:`classes_in_label_order`
+gives.
 """
 
 import pandas as pd
 from speechbrain.dataio.encoder import CategoricalEncoder
 
 ESC50_FOLDS = (1, 2, 3, 4, 5)
+# The training folds of upstream's recipes, which numbered their classifiers'
+# outputs by the classes' first appearance there.
+UPSTREAM_TRAIN_FOLDS = (1, 2, 3)
 # Classes of each subset: what the recipes' classifiers must output.
 SUBSET_CLASSES = {"esc50": 50, "esc10": 10}
 SUBSETS = tuple(SUBSET_CLASSES)
@@ -154,8 +158,8 @@ def read_esc50_metadata(metadata_file, subset="esc50"):
     -------
     pandas.DataFrame
         The kept rows, with ``class_string`` (the category), ``target``
-        (0..n_classes-1) and ``esc50_target`` (the original target) besides
-        the file's other columns.
+        (the file's; re-indexed 0..9 for ESC-10) and ``esc50_target`` (the
+        file's) besides its other columns.
 
     Raises
     ------
@@ -224,11 +228,6 @@ def read_esc50_metadata(metadata_file, subset="esc50"):
     if subset == "esc10":
         reindex = {old: new for new, old in enumerate(original_targets)}
         meta["target"] = meta["esc50_target"].map(reindex)
-    elif original_targets != list(range(len(original_targets))):
-        raise ValueError(
-            f"{metadata_file}: targets must be 0..N-1 without gaps so that "
-            f"they can index classifier outputs, found {original_targets}"
-        )
     return meta
 
 
@@ -281,22 +280,22 @@ def _check_one_class_per_target(meta, metadata_file):
             )
 
 
-def classes_in_label_order(meta, train_folds):
-    """Return the class names in the order a classifier numbers them.
+def classes_in_label_order(meta):
+    """Return the class names in the order upstream's classifiers number
+    them.
 
     Upstream's ESC-50 recipes fill their ``CategoricalEncoder`` from the
     training manifest, whose rows follow ``meta/esc50.csv``: class ``i`` is
-    the ``i``-th class to appear in the rows of the training folds. The same
-    order here, so a classifier from those recipes (or the hub) is labelled
-    right; classes the training folds lack follow, in order of appearance.
+    the ``i``-th class to appear in the rows of its training folds, 1-3 for
+    the classifiers it published (on the hub). The same order here,
+    whatever folds a run trains on, so those classifiers are labelled right;
+    classes folds 1-3 lack follow, in order of appearance.
 
     Arguments
     ---------
     meta : pandas.DataFrame
         Rows with ``fold`` and ``class_string``, in metadata file order (see
         ``read_esc50_metadata``).
-    train_folds : iterable of int
-        The folds of the training split.
 
     Returns
     -------
@@ -306,13 +305,15 @@ def classes_in_label_order(meta, train_folds):
     Example
     -------
     >>> meta = pd.DataFrame(
-    ...     {"fold": [1, 1, 2, 5], "class_string": ["rain", "dog", "rain", "cat"]}
+    ...     {"fold": [4, 1, 3, 5], "class_string": ["cat", "rain", "dog", "owl"]}
     ... )
-    >>> classes_in_label_order(meta, train_folds=(1, 2))
-    ['rain', 'dog', 'cat']
+    >>> classes_in_label_order(meta)
+    ['rain', 'dog', 'cat', 'owl']
     """
-    in_train = meta["fold"].isin(list(train_folds))
-    rows_in_order = pd.concat([meta[in_train], meta[~in_train]])
+    in_upstream_train = meta["fold"].isin(UPSTREAM_TRAIN_FOLDS)
+    rows_in_order = pd.concat(
+        [meta[in_upstream_train], meta[~in_upstream_train]]
+    )
     return list(dict.fromkeys(rows_in_order["class_string"]))
 
 

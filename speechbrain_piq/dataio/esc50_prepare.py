@@ -143,13 +143,13 @@ def prepare_esc50(
     manifests = {
         split: os.path.join(save_folder, f"{split}.csv") for split in SPLITS
     }
-    classes = classes_in_label_order(meta, folds["train"])
+    classes = classes_in_label_order(meta)
     if _can_reuse(save_folder, record, manifests):
         logger.info(
             f"Reusing the ESC-50 manifests in {save_folder}: they were "
             "made with the same options and data."
         )
-        write_data_label_encoder(save_folder, classes, _target_order(meta))
+        write_data_label_encoder(save_folder, classes)
         return manifests
 
     os.makedirs(save_folder, exist_ok=True)
@@ -176,7 +176,7 @@ def prepare_esc50(
                 "data folder or choose other folds"
             )
         manifest.to_csv(manifests[split], index=False, na_rep="nan")
-    write_data_label_encoder(save_folder, classes, _target_order(meta))
+    write_data_label_encoder(save_folder, classes)
     record["classes"] = classes
     record["report"] = report
     with open(record_path, "w", encoding="utf-8") as file:
@@ -340,13 +340,6 @@ def _can_reuse(save_folder, record, manifests):
         except json.JSONDecodeError:
             return False
     return all(previous.get(key) == record[key] for key in record)
-
-
-def _target_order(meta):
-    """The class names in ESC-50 ``target`` order (speechbrain-piq 0.1.0's
-    label order)."""
-    pairs = meta[["target", "class_string"]].drop_duplicates()
-    return pairs.sort_values("target")["class_string"].tolist()
 
 
 def _md5_of_file(path):

@@ -3,23 +3,30 @@
 A classifier numbers its outputs by the label encoder it was trained with.
 The save folder's ``label_encoder.txt`` is that encoder for every run there,
 made once and then kept, as SpeechBrain's ``load_or_create`` keeps it, so a
-resumed run never sees its labels renumbered:
+resumed run keeps its numbering:
 
 - :func:`write_data_label_encoder` (``prepare_esc50``) makes it in upstream's
   order (:func:`~speechbrain_piq.dataio.esc50_metadata.classes_in_label_order`),
   the order of the classifiers upstream's recipes trained and published;
 - :func:`run_label_encoder` (``dataio_prep``) loads it, or replaces it with
   the ``label_encoder.txt`` the classifier was trained with when the run
-  names one, and checks that it knows every class of the manifests.
+  names one, and checks that it knows every class of the manifests. A file
+  in ESC-50 target order (speechbrain-piq 0.1.0's rule) is named in a
+  warning, as is a classifier's file that renumbers a run with checkpoints.
 """
 
+import glob
 import os
 
+import pandas as pd
 from speechbrain.dataio.encoder import CategoricalEncoder
 from speechbrain.utils.distributed import if_main_process
 from speechbrain.utils.logger import get_logger
 
-from speechbrain_piq.dataio.esc50_metadata import label_encoder_for
+from speechbrain_piq.dataio.esc50_metadata import (
+    classes_in_label_order,
+    label_encoder_for,
+)
 
 logger = get_logger(__name__)
 
@@ -77,13 +84,9 @@ def fill_label_encoder(label_encoder, path, remedy):
         raise ValueError(f"{path} lists no class; {remedy}")
 
 
-def write_data_label_encoder(save_folder, classes, legacy_classes):
+def write_data_label_encoder(save_folder, classes):
     """Makes ``save_folder/label_encoder.txt`` for ``classes``, or keeps the
     one there when it lists the same classes.
-
-    A kept file in ``legacy_classes`` order (the ESC-50 ``target`` order
-    speechbrain-piq 0.1.0 wrote) while upstream's order differs is named in
-    a warning: it mislabels a classifier from upstream's recipes or the hub.
 
     Arguments
     ---------
@@ -91,8 +94,6 @@ def write_data_label_encoder(save_folder, classes, legacy_classes):
         The run's save folder.
     classes : list of str
         The data's classes in upstream's order.
-    legacy_classes : list of str
-        The same classes in ESC-50 ``target`` order.
 
     Returns
     -------
@@ -102,27 +103,24 @@ def write_data_label_encoder(save_folder, classes, legacy_classes):
     Example
     -------
     >>> folder = str(getfixture("tmp_path"))
-    >>> path = write_data_label_encoder(folder, ["rain", "dog"], ["dog", "rain"])
+    >>> path = write_data_label_encoder(folder, ["rain", "dog"])
+    >>> open(path).read().splitlines()[:2]
+    ["'rain' => 0", "'dog' => 1"]
+    >>> path = write_data_label_encoder(folder, ["dog", "rain"])
     >>> open(path).read().splitlines()[:2]
     ["'rain' => 0", "'dog' => 1"]
     """
     path = os.path.join(save_folder, LABEL_ENCODER_FILE)
-    kept = CategoricalEncoder()
-    if not kept.load_if_possible(path) or set(kept.lab2ind) != set(classes):
-        label_encoder_for(classes).save(path)
-        return path
-    order = _order_of(kept)
-    if order == legacy_classes and order != classes:
-        logger.warning(
-            f"Keeping {path}: it numbers the classes in ESC-50 target order "
-            f"({_some(order)}), as speechbrain-piq 0.1.0 did. Classifiers "
-            "from upstream's recipes and the hub number them in order of "
-            f"first appearance in the training folds ({_some(classes)}), so "
-            "with such a classifier, accuracy and class names are wrong: "
-            "delete that file to renumber. Keep it for a classifier trained "
-            "here in that order (or name the classifier's own file in "
-            "classifier_label_encoder_path)."
-        )
+    if os.path.isfile(path):
+        kept = CategoricalEncoder()
+        try:
+            fill_label_encoder(kept, path, "it is made again")
+        except ValueError as error:
+            logger.warning(str(error))
+        else:
+            if set(kept.lab2ind) == set(classes):
+                return path
+    label_encoder_for(classes).save(path)
     return path
 
 
@@ -135,7 +133,9 @@ def run_label_encoder(save_folder, tables, classifier_label_encoder=None):
         The run's save folder, holding ``label_encoder.txt`` (made from the
         manifests, classes in order of appearance, when missing).
     tables : dict
-        ``{split: pandas.DataFrame}`` of the manifests (``class_string``).
+        ``{split: pandas.DataFrame}`` of the manifests (``class_string``;
+        ``target``, ``fold``: when present, a file in ESC-50 target order is
+        named in a warning).
     classifier_label_encoder : str, optional
         The ``label_encoder.txt`` the classifier was trained with; when
         given, it replaces the save folder's file.
@@ -148,7 +148,8 @@ def run_label_encoder(save_folder, tables, classifier_label_encoder=None):
     Raises
     ------
     ValueError
-        If the encoder lacks a class of the manifests.
+        If the encoder lacks a class of the manifests, or a file cannot be
+        read.
 
     Example
     -------
@@ -188,27 +189,85 @@ def run_label_encoder(save_folder, tables, classifier_label_encoder=None):
             classifier_label_encoder,
             "interpret data of the classes the classifier was trained on",
         )
+        _warn_if_renumbering_checkpoints(save_folder, path, label_encoder)
         _save_on_main(label_encoder, path)
-    elif label_encoder.load_if_possible(path):
+    elif os.path.isfile(path):
+        fill_label_encoder(
+            label_encoder, path, "delete it to have it made again"
+        )
         _check_covers(
             label_encoder,
             tables,
             path,
             "it was made for other data: delete it, or use another save_folder",
         )
+        _warn_if_target_order(label_encoder, tables, path)
     else:
-        label_encoder = label_encoder_for(
-            list(
-                dict.fromkeys(
-                    name
-                    for table in tables.values()
-                    for name in table["class_string"]
-                )
-            )
-        )
+        label_encoder = label_encoder_for(_first_seen(tables))
         _save_on_main(label_encoder, path)
     label_encoder.expect_len(len(label_encoder))
     return label_encoder
+
+
+def _first_seen(tables):
+    """The manifests' classes in order of first appearance."""
+    return list(
+        dict.fromkeys(
+            name for table in tables.values() for name in table["class_string"]
+        )
+    )
+
+
+def _warn_if_target_order(label_encoder, tables, path):
+    """Name a file in ESC-50 target order (speechbrain-piq 0.1.0's rule)
+    where upstream's order differs: it mislabels a hub classifier."""
+    columns = ("target", "fold", "class_string")
+    if not all(
+        column in table.columns
+        for table in tables.values()
+        for column in columns
+    ):
+        return
+    everything = pd.concat(tables.values())
+    by_target = (
+        everything[["target", "class_string"]]
+        .drop_duplicates()
+        .sort_values("target")["class_string"]
+        .tolist()
+    )
+    upstream = classes_in_label_order(everything)
+    order = _order_of(label_encoder)
+    if order == by_target and order != upstream:
+        logger.warning(
+            f"{path} numbers the classes in ESC-50 target order "
+            f"({_some(order)}), as speechbrain-piq 0.1.0 did. Classifiers "
+            "from upstream's recipes and the hub number them in order of "
+            f"first appearance ({_some(upstream)}), so with such "
+            "a classifier, accuracy and class names are wrong: delete that "
+            "file to renumber. Keep it for a classifier trained in that "
+            "order, or name that classifier's own file in "
+            "classifier_label_encoder_path."
+        )
+
+
+def _warn_if_renumbering_checkpoints(save_folder, path, label_encoder):
+    """Warn when the classifier's file renumbers the classes of a run that
+    already has checkpoints."""
+    if not glob.glob(os.path.join(save_folder, "CKPT+*")):
+        return
+    previous = CategoricalEncoder()
+    try:
+        fill_label_encoder(previous, path, "")
+    except (FileNotFoundError, ValueError):
+        return
+    if previous.lab2ind != label_encoder.lab2ind:
+        logger.warning(
+            f"Renumbering the classes of the run in {save_folder}: {path} "
+            f"numbered {_some(_order_of(previous))}, the classifier's file "
+            f"numbers {_some(_order_of(label_encoder))}. Its checkpoints "
+            "were trained with the old numbering: use a new output_folder "
+            "unless that numbering was wrong."
+        )
 
 
 def _check_covers(label_encoder, tables, path, remedy):
