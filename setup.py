@@ -31,7 +31,7 @@ setup(
         "soundfile>=0.12",
         "matplotlib>=3.5",
         "transformers>=4.40",
-        "huggingface_hub>=0.20",
+        "huggingface_hub>=0.34",
     ],
     extras_require={
         "dev": ["pytest>=7", "ruff>=0.4", "quantus>=0.6,<0.7"],

@@ -16,6 +16,8 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_piq.brain import PIQBrain
+from speechbrain_piq.checkpoint_errors import check_resumable
+from speechbrain_piq.classifiers.fingerprint import record_classifier_files
 from speechbrain_piq.classifiers.pretrained import load_pretrained_classifier
 from speechbrain_piq.recipe import (
     check_label_count,
@@ -33,20 +35,27 @@ def main(argv):
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
     check_recipe_hparams(hparams)
+    check_resumable(hparams["checkpointer"], hparams["output_folder"])
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"],
         hyperparams_to_save=hparams_file,
         overrides=overrides,
     )
-    datasets, label_encoder = prepare_recipe_data(
-        hparams, classifier_label_encoder_file(hparams)
-    )
-    hparams["label_encoder"] = label_encoder
-    check_label_count(label_encoder, hparams["out_n_neurons"])
-    load_pretrained_classifier(
+    classifier_files = load_pretrained_classifier(
         hparams["pretrainer"],
         hparams["audio_classifier"],
         hparams["out_n_neurons"],
+    )
+    record_classifier_files(
+        hparams["save_folder"],
+        classifier_files,
+        resuming=hparams["checkpointer"].find_checkpoint() is not None,
+    )
+    classifier_labels = classifier_label_encoder_file(hparams)
+    datasets, label_encoder = prepare_recipe_data(hparams, classifier_labels)
+    hparams["label_encoder"] = label_encoder
+    check_label_count(
+        label_encoder, hparams["out_n_neurons"], classifier_labels
     )
     hparams["tensorboard_logger"] = tensorboard_logger(hparams)
 

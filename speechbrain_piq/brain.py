@@ -38,6 +38,8 @@ logger = logging.getLogger(__name__)
 # What ``best_checkpoint_metric`` may name: the checkpoint kept as best is
 # the one with the highest Fid-In (ties: lowest loss), or the lowest loss.
 CHECKPOINT_METRICS = ("fid_in", "loss")
+# The key of test_metrics.json naming the checkpoint its metrics describe.
+TESTED_CHECKPOINT_KEY = "checkpoint"
 
 
 def best_interpretation_key(checkpoint, metric=None):
@@ -117,6 +119,7 @@ class PIQBrain(sb.Brain):
         self.skipped_batches = 0
         self.nonfinite_losses_in_stage = 0
         self.interpretations_written = 0
+        self.tested_checkpoint = None
 
     # -- per batch ---------------------------------------------------------
     def compute_forward(self, batch, stage):
@@ -355,6 +358,10 @@ class PIQBrain(sb.Brain):
                 )
                 # NaN (a metric no clip defines) becomes JSON null.
                 stats = {k: None if v != v else v for k, v in stats.items()}
+                # Which checkpoint these describe: an export checks that
+                # they are its own.
+                tested = self.tested_checkpoint
+                stats[TESTED_CHECKPOINT_KEY] = tested and tested.path.name
                 with open(path, "w", encoding="utf-8") as out:
                     json.dump(stats, out, indent=2)
 
@@ -391,7 +398,7 @@ class PIQBrain(sb.Brain):
         """Loads the best checkpoint: highest Fid-In, ties by loss."""
         if self.checkpointer is not None:
             with clear_checkpoint_errors(self.checkpointer):
-                self.checkpointer.recover_if_possible(
+                self.tested_checkpoint = self.checkpointer.recover_if_possible(
                     importance_key=self._checkpoint_importance,
                     ckpt_predicate=has_validation_metrics,
                 )

@@ -1,4 +1,4 @@
-"""A clear error for a recipe checkpoint that cannot be read.
+"""Clear errors for recipe checkpoints that cannot be read or resumed.
 
 A run killed while writing a checkpoint, or a damaged disk, leaves a file
 that its loader rejects deep inside torch, yaml or SpeechBrain
@@ -6,13 +6,19 @@ that its loader rejects deep inside torch, yaml or SpeechBrain
 int()``, ``'NoneType' object is not subscriptable``...).
 :func:`clear_checkpoint_errors` names the file, its checkpoint folder and
 the way out instead; nothing is deleted, so no training is lost.
+:func:`check_resumable` refuses, before anything is written, a rerun whose
+hparams build modules that the run's checkpoints do not fit (another
+``K`` or ``embedding_dim``).
 """
 
 import contextlib
 import os
 
+import torch
 import yaml
 from speechbrain.utils.checkpoints import METAFNAME
+
+from speechbrain_piq.state_dicts import check_state_dict_fits, read_state_dict
 
 # Where SpeechBrain's Checkpointer calls each recoverable's load hook; its
 # locals name the checkpoint and the file being read.
@@ -65,6 +71,55 @@ def clear_checkpoint_errors(checkpointer=None):
         if damaged is None:
             raise
         raise _damaged_error(*damaged, error) from error
+
+
+def check_resumable(checkpointer, output_folder):
+    """Raises ``ValueError`` when the newest checkpoint holds weights that
+    do not fit the modules these hparams build (e.g. a rerun with another
+    ``K``). Call it before ``create_experiment_directory``, which would
+    replace the run's ``hyperparams.yaml`` with the new hparams.
+
+    Arguments
+    ---------
+    checkpointer : speechbrain.utils.checkpoints.Checkpointer
+        The recipe's checkpointer, its recoverables built from the hparams.
+    output_folder : str
+        The run's folder (named in the message).
+
+    Example
+    -------
+    >>> from speechbrain.utils.checkpoints import Checkpointer
+    >>> folder = getfixture("tmp_path")
+    >>> def checkpointer_of(psi):
+    ...     return Checkpointer(folder, {"psi": psi})
+    >>> _ = checkpointer_of(torch.nn.Linear(2, 4)).save_checkpoint()
+    >>> check_resumable(checkpointer_of(torch.nn.Linear(2, 4)), "run")
+    >>> check_resumable(checkpointer_of(torch.nn.Linear(2, 3)), "run")
+    Traceback (most recent call last):
+    ...
+    ValueError: .../psi.ckpt does not fit the psi these hparams build (missing: []; shape mismatches: ['weight: (4, 2) in the checkpoint, (3, 2) in the model', ...]); the run in run was trained with other hparams (its hyperparams.yaml): rerun with those to resume it, or give a new output_folder to train anew.
+    """
+    with clear_checkpoint_errors(checkpointer):
+        checkpoint = checkpointer.find_checkpoint()
+    if checkpoint is None:
+        return
+    for name, recoverable in checkpointer.recoverables.items():
+        path = checkpoint.paramfiles.get(name)
+        if not isinstance(recoverable, torch.nn.Module) or path is None:
+            continue
+        try:
+            state_dict = read_state_dict(path)
+        except (OSError, ValueError):
+            continue  # missing or damaged: resuming names the file
+        check_state_dict_fits(
+            recoverable,
+            state_dict,
+            path,
+            f"the {name} these hparams build",
+            f"the run in {output_folder} was trained with other hparams "
+            "(its hyperparams.yaml): rerun with those to resume it, or give "
+            "a new output_folder to train anew.",
+        )
 
 
 def _check_metadata(checkpointer):

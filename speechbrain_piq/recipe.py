@@ -59,16 +59,19 @@ def check_recipe_hparams(hparams):
         )
 
 
-def check_label_count(label_encoder, out_n_neurons):
-    """Raises ``ValueError`` when the data has more classes than the
-    classifier outputs.
+def check_label_count(label_encoder, out_n_neurons, source=None):
+    """Raises ``ValueError`` when the label encoder numbers another count
+    of classes than the classifier outputs.
 
     Arguments
     ---------
     label_encoder : speechbrain.dataio.encoder.CategoricalEncoder
-        The dataset's classes.
+        The run's classes.
     out_n_neurons : int
         The classifier's number of outputs (hparams).
+    source : str, optional
+        The classifier's ``label_encoder.txt`` when it numbers the classes;
+        by default they are the data's.
 
     Example
     -------
@@ -79,14 +82,26 @@ def check_label_count(label_encoder, out_n_neurons):
     Traceback (most recent call last):
     ...
     ValueError: the data has 3 classes but hparams say out_n_neurons: 2; set out_n_neurons: 3 (and use a classifier trained on these classes).
+    >>> check_label_count(encoder, 2, "clf/label_encoder.txt")
+    Traceback (most recent call last):
+    ...
+    ValueError: clf/label_encoder.txt lists 3 classes but hparams say out_n_neurons: 2; the classifier's label_encoder.txt must list one class per output: give the one it was trained with.
     """
-    if len(label_encoder) != out_n_neurons:
+    if len(label_encoder) == out_n_neurons:
+        return
+    if source is not None:
         raise ValueError(
-            f"the data has {len(label_encoder)} classes but hparams say "
-            f"out_n_neurons: {out_n_neurons}; set out_n_neurons: "
-            f"{len(label_encoder)} (and use a classifier trained on these "
-            "classes)."
+            f"{source} lists {len(label_encoder)} classes but hparams say "
+            f"out_n_neurons: {out_n_neurons}; the classifier's "
+            "label_encoder.txt must list one class per output: give the one "
+            "it was trained with."
         )
+    raise ValueError(
+        f"the data has {len(label_encoder)} classes but hparams say "
+        f"out_n_neurons: {out_n_neurons}; set out_n_neurons: "
+        f"{len(label_encoder)} (and use a classifier trained on these "
+        "classes)."
+    )
 
 
 def tensorboard_logger(hparams):

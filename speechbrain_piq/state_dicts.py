@@ -112,6 +112,42 @@ def load_fitting_state_dict(module, state_dict, path, description, fix):
     ...
     ValueError: linear.ckpt does not fit the Linear (missing: []; shape mismatches: ['weight: (3, 4) in the checkpoint, (2, 4) in the model', 'bias: (3,) in the checkpoint, (2,) in the model']); train it again
     """
+    check_state_dict_fits(module, state_dict, path, description, fix)
+    unused = [key for key in state_dict if key not in module.state_dict()]
+    if unused:
+        logger.warning(f"{path}: weights unused by {description}: {unused}")
+    module.load_state_dict(state_dict, strict=False)
+
+
+def check_state_dict_fits(module, state_dict, path, description, fix):
+    """Raises unless every weight of ``module`` is in ``state_dict`` with
+    the module's shape.
+
+    Arguments
+    ---------
+    module : torch.nn.Module
+        The module the hparams built.
+    state_dict : dict
+        The weights read from ``path``.
+    path : str or os.PathLike
+        Where they came from (named in messages).
+    description : str
+        What ``module`` is, for messages.
+    fix : str
+        What the user should do when the file does not fit.
+
+    Raises
+    ------
+    ValueError
+        If weights of ``module`` are missing or have other shapes.
+
+    Example
+    -------
+    >>> weights = torch.nn.Linear(4, 3).state_dict()
+    >>> check_state_dict_fits(
+    ...     torch.nn.Linear(4, 3), weights, "linear.ckpt", "the Linear", "-"
+    ... )
+    """
     expected = module.state_dict()
     missing = [key for key in expected if key not in state_dict]
     mismatched = [
@@ -127,7 +163,3 @@ def load_fitting_state_dict(module, state_dict, path, description, fix):
             f"{missing[:LISTED_KEYS]}{more}; shape mismatches: "
             f"{mismatched[:LISTED_KEYS]}); {fix}"
         )
-    unused = [key for key in state_dict if key not in expected]
-    if unused:
-        logger.warning(f"{path}: weights unused by {description}: {unused}")
-    module.load_state_dict(state_dict, strict=False)

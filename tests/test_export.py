@@ -366,3 +366,21 @@ def test_a_switched_best_checkpoint_metric_ranks_every_checkpoint(
         meta={**by_then, "selected_by": then}
     )
     assert best_checkpoint(tmp_path).path == expected.path
+
+
+def test_test_metrics_of_another_checkpoint_stay_off_the_card(
+    piq_run, tmp_path, caplog
+):
+    best = best_checkpoint(piq_run.run_dir / "save").path.name
+    metrics_file = piq_run.run_dir / "test_metrics.json"
+    for tested, on_card in ((best, True), ("CKPT+an-earlier-one", False)):
+        metrics_file.write_text(
+            json.dumps({**TEST_METRICS, "checkpoint": tested})
+        )
+        out_dir = export_run(piq_run.run_dir, tmp_path / tested)
+        card = (out_dir / "README.md").read_text()
+        assert ("| fid_in | 0.8125 |" in card) == on_card
+        assert (
+            "checkpoint" not in card.split("## Test metrics")[1].split("##")[0]
+        )
+    assert "describes CKPT+an-earlier-one, not the exported" in caplog.text

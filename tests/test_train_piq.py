@@ -6,6 +6,7 @@ import re
 import shutil
 
 import pytest
+import torch
 from piq_recipe_factory import (
     REPO,
     import_train_piq,
@@ -15,7 +16,7 @@ from piq_recipe_factory import (
 from speechbrain.dataio.encoder import CategoricalEncoder
 
 from speechbrain_piq.dataio.esc50_metadata import label_encoder_for
-from speechbrain_piq.inference.export import best_checkpoint
+from speechbrain_piq.inference.export import best_checkpoint, export_run
 
 train_piq = import_train_piq()
 
@@ -52,6 +53,7 @@ def test_tiny_run_trains_evaluates_and_writes_outputs(tiny_setup):
         f"NaN in {metrics}"
     )
     assert 0 <= metrics["fid_in"] <= 1
+    assert metrics["checkpoint"] == best_checkpoint(run / "save").path.name
     clips = sorted(os.listdir(run / "interpretations" / "test"))
     assert len(clips) == 2
     for clip in clips:
@@ -65,17 +67,41 @@ def test_tiny_run_trains_evaluates_and_writes_outputs(tiny_setup):
     assert (run / "train_log.txt").read_text().count("fid_in") >= 2
 
 
+def copy_classifier(paths, folder):
+    """Copies the classifier's checkpoint files into ``folder``."""
+    folder.mkdir()
+    for name, path in paths.items():
+        shutil.copy(path, folder / f"{name}.ckpt")
+    return {name: str(folder / f"{name}.ckpt") for name in paths}
+
+
+def test_a_classifier_changed_under_a_run_is_refused_on_resume_and_export(
+    tiny_setup, tmp_path
+):
+    root, paths = tiny_setup
+    copied = copy_classifier(paths, tmp_path / "classifier")
+    train_piq.main(tiny_args(root, copied, "changed", n_interpretations=0))
+    # The classifier is trained further in place.
+    weights = torch.load(copied["classifier"])
+    torch.save({k: v + 1 for k, v in weights.items()}, copied["classifier"])
+    resume = tiny_args(root, copied, "changed", number_of_epochs=2)
+    with pytest.raises(ValueError, match="the classifier changed since"):
+        train_piq.main(resume)
+    with pytest.raises(ValueError, match="interpreter was trained against"):
+        export_run(root / "changed", tmp_path / "export")
+    torch.save(weights, copied["classifier"])
+    export_run(root / "changed", tmp_path / "export")
+
+
 def test_the_classifiers_label_encoder_beside_it_numbers_the_classes(
     tiny_setup, tmp_path
 ):
     root, paths = tiny_setup
-    classifier_folder = tmp_path / "their_classifier"
-    classifier_folder.mkdir()
-    for name, path in paths.items():
-        shutil.copy(path, classifier_folder / f"{name}.ckpt")
+    theirs = copy_classifier(paths, tmp_path / "their_classifier")
     order = ["class_2", "class_0", "class_1"]
-    label_encoder_for(order).save(classifier_folder / "label_encoder.txt")
-    theirs = {name: str(classifier_folder / f"{name}.ckpt") for name in paths}
+    label_encoder_for(order).save(
+        tmp_path / "their_classifier" / "label_encoder.txt"
+    )
     train_piq.main(tiny_args(root, theirs, "their_labels", number_of_epochs=0))
     saved = CategoricalEncoder.from_saved(
         root / "their_labels" / "save" / "label_encoder.txt"
@@ -87,7 +113,7 @@ def test_wrong_class_count_is_a_clear_error(tiny_setup):
     root, paths = tiny_setup
     args = tiny_args(root, paths, "wrong_classes")
     args[args.index("--out_n_neurons") + 1] = "5"
-    with pytest.raises(ValueError, match="3 classes.*out_n_neurons: 5"):
+    with pytest.raises(ValueError, match="3 outputs.*out_n_neurons: 5"):
         train_piq.main(args)
 
 

@@ -160,6 +160,9 @@ def test_run_killed_mid_epoch_resumes_to_the_same_result(
     expected = read_metrics(root / "uninterrupted")
     resumed = read_metrics(root / "resumed")
     assert resumed.keys() == expected.keys()
+    # Each run names its own tested checkpoint (folders named by time).
+    assert resumed.pop("checkpoint").startswith("CKPT+")
+    expected.pop("checkpoint")
     for name, value in expected.items():
         assert resumed[name] == pytest.approx(value, rel=1e-5, abs=1e-7), name
     train_log = (root / "uninterrupted" / "train_log.txt").read_text()
@@ -241,14 +244,20 @@ def test_missing_checkpoint_file_keeps_speechbrains_message(
     assert "damaged" not in str(raised.value)
 
 
-def test_checkpoint_of_another_shape_is_not_called_damaged(tiny_setup):
+def test_rerun_with_another_shape_is_refused_before_anything_is_written(
+    tiny_setup,
+):
     # A readable checkpoint that does not fit (a rerun with another K in
-    # the same folder) keeps torch's own message.
+    # the same folder) is not "damaged": the error names the hparams, and
+    # the run's hyperparams.yaml (what an export rebuilds) is kept.
     root, paths = tiny_setup
     train_piq.main(tiny_args(root, paths, "reshaped", n_interpretations=0))
-    with pytest.raises(RuntimeError) as raised:
+    saved_yaml = (root / "reshaped" / "hyperparams.yaml").read_text()
+    with pytest.raises(ValueError) as raised:
         train_piq.main(
             tiny_args(root, paths, "reshaped", n_interpretations=0, K=9)
         )
-    assert "size mismatch" in str(raised.value)
+    assert "psi.ckpt does not fit" in str(raised.value)
+    assert "trained with other hparams" in str(raised.value)
     assert "damaged" not in str(raised.value)
+    assert (root / "reshaped" / "hyperparams.yaml").read_text() == saved_yaml

@@ -25,7 +25,10 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import if_main_process, run_on_main
 from speechbrain.utils.logger import get_logger
 
-from speechbrain_piq.checkpoint_errors import clear_checkpoint_errors
+from speechbrain_piq.checkpoint_errors import (
+    check_resumable,
+    clear_checkpoint_errors,
+)
 from speechbrain_piq.classifiers import save_pretrained_classifier
 from speechbrain_piq.dataio.label_encoders import LABEL_ENCODER_FILE
 from speechbrain_piq.recipe import check_label_count, prepare_recipe_data
@@ -173,6 +176,7 @@ def main(argv):
     sb.utils.distributed.ddp_init_group(run_opts)
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
+    check_resumable(hparams["checkpointer"], hparams["output_folder"])
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"],
         hyperparams_to_save=hparams_file,

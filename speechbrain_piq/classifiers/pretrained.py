@@ -51,6 +51,11 @@ def load_pretrained_classifier(pretrainer, audio_classifier, out_n_neurons):
     out_n_neurons : int
         Number of classes the hparams expect.
 
+    Returns
+    -------
+    dict
+        ``{name: path}`` of the collected checkpoint files.
+
     Raises
     ------
     FileNotFoundError
@@ -73,7 +78,7 @@ def load_pretrained_classifier(pretrainer, audio_classifier, out_n_neurons):
     ...     loadables={"classifier": fresh.classifier},
     ...     paths={"classifier": paths["classifier"]},
     ... )
-    >>> load_pretrained_classifier(pretrainer, fresh, out_n_neurons=3)
+    >>> _ = load_pretrained_classifier(pretrainer, fresh, out_n_neurons=3)
     >>> torch.equal(fresh.classifier.weight, trained.classifier.weight)
     True
     """
@@ -105,6 +110,7 @@ def load_pretrained_classifier(pretrainer, audio_classifier, out_n_neurons):
                 f"{HOW_TO_GET_A_CLASSIFIER}"
             )
     pretrainer.load_collected()
+    return collected
 
 
 def save_pretrained_classifier(audio_classifier, folder):

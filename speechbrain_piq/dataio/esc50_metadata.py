@@ -273,7 +273,7 @@ def _check_one_class_per_target(meta, metadata_file):
         clash = pairs[pairs[column].duplicated(keep=False)]
         if len(clash):
             raise ValueError(
-                f"{metadata_file}: {column} {clash[column].iloc[0]!r} "
+                f"{metadata_file}: {column} {clash[column].tolist()[0]!r} "
                 f"appears with several "
                 f"{'categories' if column == 'target' else 'targets'}: "
                 f"{clash.values.tolist()}"

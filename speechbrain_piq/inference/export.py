@@ -22,7 +22,11 @@ from speechbrain.utils.data_utils import split_path
 from speechbrain.utils.fetching import fetch
 from speechbrain.utils.logger import get_logger
 
-from speechbrain_piq.brain import best_interpretation_key
+from speechbrain_piq.brain import (
+    TESTED_CHECKPOINT_KEY,
+    best_interpretation_key,
+)
+from speechbrain_piq.classifiers.fingerprint import check_classifier_files
 from speechbrain_piq.inference.hub_hparams import (
     CHECKPOINT_FILES,
     MODULE_CHECKPOINTS,
@@ -194,7 +198,9 @@ def _write_export(folder, run_dir, files, hparams, source):
         classes=_class_names(interpreter.hparams.label_encoder),
         sample_rate=interpreter.sample_rate,
         components=_components(interpreter),
-        metrics=_test_metrics(run_dir / "test_metrics.json"),
+        metrics=_test_metrics(
+            run_dir / "test_metrics.json", files["psi"].parent.name
+        ),
     )
     (folder / "README.md").write_text(card, encoding="utf-8")
 
@@ -225,6 +231,12 @@ def _run_files(run_dir, training_yaml):
                 f"{run_dir} has no {name} file at {path}; is the run "
                 "finished (train_piq.py writes it)?"
             )
+    check_classifier_files(
+        save_folder,
+        {name: files[name] for name in CLASSIFIER_PARTS},
+        "the run's interpreter was trained against; restore it to export "
+        "the run, or train an interpreter for the new classifier.",
+    )
     return files
 
 
@@ -251,13 +263,26 @@ def _classifier_checkpoint(save_folder, training_yaml, name):
         ) from error
 
 
-def _test_metrics(path):
-    """The run's test metrics, or ``{}`` (logged) when it has none."""
+def _test_metrics(path, checkpoint_name):
+    """The run's test metrics of checkpoint ``checkpoint_name`` (its
+    ``CKPT+`` folder's name), or ``{}`` (logged) when it
+    has none, or when they describe another checkpoint (the run went on
+    after its test stage)."""
     if not path.is_file():
         logger.warning(f"{path} not found: the model card has no metrics")
         return {}
     with open(path, encoding="utf-8") as stream:
-        return json.load(stream)
+        metrics = json.load(stream)
+    tested = metrics.pop(TESTED_CHECKPOINT_KEY, None)
+    if tested is not None and tested != checkpoint_name:
+        logger.warning(
+            f"{path} describes {tested}, not the exported best checkpoint "
+            f"{checkpoint_name} (the run went on after its test "
+            "stage): the model card has no metrics. Rerun train_piq.py "
+            "with the run's command to test that checkpoint, then export."
+        )
+        return {}
+    return metrics
 
 
 def _class_names(label_encoder):

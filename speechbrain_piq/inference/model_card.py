@@ -44,7 +44,7 @@ $classes
 ## Use it
 
 ```bash
-pip install speechbrain-piq
+pip install speechbrain-piq  # or `pip install -e .` in a clone of its repository
 ```
 
 ```python
