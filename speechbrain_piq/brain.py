@@ -19,6 +19,7 @@ import speechbrain as sb
 import torch
 import torch.nn.functional as F
 import yaml
+from speechbrain.core import INTRA_EPOCH_CKPT_FLAG
 from speechbrain.utils.distributed import (
     if_main_process,
     is_distributed_initialized,
@@ -344,6 +345,15 @@ class PIQBrain(sb.Brain):
                 meta={**stats, "selected_by": self._best_checkpoint_metric},
                 importance_keys=[self._checkpoint_importance],
                 ckpt_predicate=has_validation_metrics,
+            )
+            # The epoch's intra-epoch checkpoint is superseded; SpeechBrain's
+            # own end-of-epoch save, which ranks every checkpoint, would
+            # delete it too.
+            self.checkpointer.delete_checkpoints(
+                num_to_keep=0,
+                ckpt_predicate=lambda checkpoint: (
+                    INTRA_EPOCH_CKPT_FLAG in checkpoint.meta
+                ),
             )
         else:
             self._log(

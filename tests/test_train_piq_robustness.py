@@ -167,6 +167,10 @@ def test_run_killed_mid_epoch_resumes_to_the_same_result(
         assert resumed[name] == pytest.approx(value, rel=1e-5, abs=1e-7), name
     train_log = (root / "uninterrupted" / "train_log.txt").read_text()
     assert (root / "resumed" / "train_log.txt").read_text() == train_log
+    # The intra-epoch checkpoints are gone once their epoch is saved.
+    for run_name in ("uninterrupted", "resumed"):
+        (checkpoint,) = (root / run_name / "save").glob("CKPT+*")
+        assert "fid_in" in (checkpoint / "CKPT.yaml").read_text()
 
 
 def newest_checkpoint(run_folder):
