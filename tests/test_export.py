@@ -384,3 +384,15 @@ def test_test_metrics_of_another_checkpoint_stay_off_the_card(
             "checkpoint" not in card.split("## Test metrics")[1].split("##")[0]
         )
     assert "describes CKPT+an-earlier-one, not the exported" in caplog.text
+
+
+def test_export_ranks_checkpoints_by_the_runs_best_checkpoint_metric(
+    piq_run, tmp_path
+):
+    yaml = piq_run.run_dir / "hyperparams.yaml"
+    yaml.write_text(yaml.read_text() + "\nbest_checkpoint_metric: loss\n")
+    by_loss = best_checkpoint(piq_run.run_dir / "save", "loss")
+    assert by_loss.meta["loss"] == 1.0
+    out_dir = export_run(piq_run.run_dir, tmp_path / "export")
+    exported = (out_dir / "psi.ckpt").read_bytes()
+    assert exported == (by_loss.path / "psi.ckpt").read_bytes()

@@ -209,3 +209,13 @@ def test_transformer_recipes_train_from_a_local_backbone(
         "embedding_model.ckpt",
         "label_encoder.txt",
     ]
+
+
+def test_rerun_with_other_shapes_is_refused_before_anything_is_written(
+    trained,
+):
+    root, run = trained
+    saved_yaml = (run / "hyperparams.yaml").read_text()
+    with pytest.raises(ValueError, match="does not fit.*other hparams"):
+        train_classifier.main(tiny_args(root, "run", embedding_dim=16))
+    assert (run / "hyperparams.yaml").read_text() == saved_yaml

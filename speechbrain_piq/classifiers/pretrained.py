@@ -15,7 +15,8 @@ import os
 import pathlib
 
 import torch
-from speechbrain.utils.checkpoints import torch_save
+from speechbrain.utils.checkpoints import PARAMFILE_EXT, torch_save
+from speechbrain.utils.distributed import run_on_main
 
 from speechbrain_piq.classifiers.base import check_num_classes
 from speechbrain_piq.state_dicts import (
@@ -97,7 +98,7 @@ def load_pretrained_classifier(pretrainer, audio_classifier, out_n_neurons):
         }
     )
     try:
-        collected = pretrainer.collect_files()
+        collected = _collect(pretrainer)
     except (OSError, ValueError) as error:
         raise FileNotFoundError(
             f"Could not fetch the classifier checkpoints {requested} "
@@ -146,6 +147,20 @@ def save_pretrained_classifier(audio_classifier, folder):
         paths[name] = os.path.join(folder, f"{name}.ckpt")
         torch_save(getattr(audio_classifier, name), paths[name])
     return paths
+
+
+def _collect(pretrainer):
+    """Collects the checkpoint files, linking them into ``collect_in`` from
+    the main process only (SpeechBrain relinks local files on every call,
+    so ranks collecting at once collide); returns ``{name: path}``."""
+    if pretrainer.collect_in is None:
+        return pretrainer.collect_files()
+    run_on_main(pretrainer.collect_files)
+    return {
+        name: pathlib.Path(pretrainer.collect_in) / f"{name}{PARAMFILE_EXT}"
+        for name in pretrainer.loadables
+        if pretrainer.is_loadable(name)
+    }
 
 
 def _load_checked(module, path, name, head, out_n_neurons):

@@ -50,15 +50,17 @@ logger = get_logger(__name__)
 CLASSIFIER_PARTS = ("embedding_model", "classifier")
 
 
-def best_checkpoint(save_folder):
+def best_checkpoint(save_folder, metric=None):
     """The end-of-epoch checkpoint the training ``Brain`` ranks best: the
-    highest Fid-In (ties: lowest loss), or the lowest loss, by the run's
-    latest ``best_checkpoint_metric``.
+    highest Fid-In (ties: lowest loss), or the lowest loss.
 
     Arguments
     ---------
     save_folder : str or os.PathLike
         The run's ``save`` folder, holding ``CKPT+*`` folders.
+    metric : str, optional
+        The run's ``best_checkpoint_metric``; by default the one the newest
+        checkpoint was saved under.
 
     Returns
     -------
@@ -87,11 +89,11 @@ def best_checkpoint(save_folder):
             "metrics (fid_in, loss); let train_piq.py finish at least one "
             "epoch, or give the run's output folder"
         )
-    # The run's latest best_checkpoint_metric ranks all its checkpoints.
-    newest = max(
-        checkpoints, key=lambda checkpoint: checkpoint.meta["unixtime"]
-    )
-    metric = newest.meta.get("selected_by", "fid_in")
+    if metric is None:
+        newest = max(
+            checkpoints, key=lambda checkpoint: checkpoint.meta["unixtime"]
+        )
+        metric = newest.meta.get("selected_by", "fid_in")
     return max(
         checkpoints,
         key=lambda checkpoint: best_interpretation_key(checkpoint, metric),
@@ -218,7 +220,9 @@ def _move_into_place(staging, out_dir):
 def _run_files(run_dir, training_yaml):
     """Local paths of the four files an export copies, by loadable."""
     save_folder = run_dir / "save"
-    checkpoint = best_checkpoint(save_folder)
+    # As the test stage ranks them: by the last run's hparams.
+    metric = training_tree(training_yaml).get("best_checkpoint_metric")
+    checkpoint = best_checkpoint(save_folder, metric)
     files = {
         "psi": checkpoint.path / CHECKPOINT_FILES["psi"],
         "label_encoder": save_folder / CHECKPOINT_FILES["label_encoder"],
@@ -277,9 +281,10 @@ def _test_metrics(path, checkpoint_name):
     if tested is not None and tested != checkpoint_name:
         logger.warning(
             f"{path} describes {tested}, not the exported best checkpoint "
-            f"{checkpoint_name} (the run went on after its test "
-            "stage): the model card has no metrics. Rerun train_piq.py "
-            "with the run's command to test that checkpoint, then export."
+            f"{checkpoint_name} (the run went on after its test stage, or "
+            "ranked its checkpoints by another best_checkpoint_metric): the "
+            "model card has no metrics. Rerun train_piq.py with the run's "
+            "command to test that checkpoint, then export."
         )
         return {}
     return metrics
