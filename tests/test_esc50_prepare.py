@@ -700,3 +700,18 @@ def test_runs_under_run_on_main(esc50, tmp_path):
         prepare_esc50, kwargs={"data_folder": root, "save_folder": save}
     )
     assert manifests["valid"] == os.path.join(save, "valid.csv")
+
+
+def test_silent_clips_are_kept_and_named(esc50, tmp_path, caplog):
+    root, meta = esc50
+    silent = meta[meta["fold"] == 5]["filename"].iloc[0]
+    sf.write(os.path.join(root, "audio", silent), np.zeros(800), 16000)
+    save = str(tmp_path / "save")
+    with caplog.at_level("WARNING"):
+        manifests = prepare_esc50(root, save)
+    assert silent[: -len(".wav")] in set(pd.read_csv(manifests["test"])["ID"])
+    (warning,) = warnings_of(caplog)
+    assert (
+        warning.startswith("test: 1 clip(s) are silent") and silent in warning
+    )
+    assert read_record(save)["report"]["test"]["silent"] == [silent]

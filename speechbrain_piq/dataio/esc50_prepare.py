@@ -23,7 +23,7 @@ from speechbrain.dataio import audio_io
 from speechbrain.utils.logger import get_logger
 
 from speechbrain_piq.dataio.clip_cache import source_key
-from speechbrain_piq.dataio.clips import all_finite
+from speechbrain_piq.dataio.clips import SILENCE_PEAK, all_finite
 from speechbrain_piq.dataio.esc50_download import (
     check_esc50_folder,
     download_esc50,
@@ -52,6 +52,8 @@ MANIFEST_COLUMNS = [
     "esc50_target",
 ]
 RECORD_FILE = "esc50_prepare.json"
+# What inspect_clip says of a usable clip that holds only (near) zeros.
+SILENT = "silent"
 # Named in the logged summary; the full lists are in the record file.
 NAMES_SHOWN = 5
 
@@ -202,13 +204,16 @@ def _make_manifest(rows, audio_folder, on_disk, folds, classes):
     ]
     entries = []
     skipped = {}
+    silent = []
     for row in rows.to_dict("records"):
         filename = row["filename"]
         if filename not in on_disk:
             skipped.setdefault("missing from disk", []).append(filename)
             continue
         duration, problem = inspect_clip(os.path.join(audio_folder, filename))
-        if problem is not None:
+        if problem == SILENT:
+            silent.append(filename)
+        elif problem is not None:
             logger.warning(f"Skipping {filename}: {problem}")
             kind = problem.split(":")[0]
             skipped.setdefault(kind, []).append(filename)
@@ -232,6 +237,7 @@ def _make_manifest(rows, audio_folder, on_disk, folds, classes):
         "classes": sorted(present),
         "absent_classes": sorted(set(classes) - present),
         "skipped": skipped,
+        "silent": silent,
     }
     return manifest, report
 
@@ -249,15 +255,19 @@ def inspect_clip(path):
     duration : float or None
         Length in seconds, None when the file is unusable.
     problem : str or None
-        ``"unreadable: <error>"``, ``"empty"`` or ``"non-finite samples"``,
-        None when the file is usable.
+        ``"unreadable: <error>"``, ``"empty"`` or ``"non-finite samples"``
+        for an unusable file; ``"silent"`` for a usable one whose samples
+        are all (near) zero; None otherwise.
 
     Example
     -------
     >>> path = str(getfixture("tmpdir") / "half_second.wav")
-    >>> audio_io.save(path, torch.zeros(1, 8000), 16000)
+    >>> audio_io.save(path, torch.full((1, 8000), 0.5), 16000)
     >>> inspect_clip(path)
     (0.5, None)
+    >>> audio_io.save(path, torch.zeros(1, 8000), 16000)
+    >>> inspect_clip(path)
+    (0.5, 'silent')
     >>> inspect_clip(str(getfixture("tmpdir") / "none.wav"))[1][:11]
     'unreadable:'
     """
@@ -269,7 +279,10 @@ def inspect_clip(path):
         return None, "empty"
     if not all_finite(sig):
         return None, "non-finite samples"
-    return sig.shape[1] / sample_rate, None
+    duration = sig.shape[1] / sample_rate
+    if sig.abs().max() < SILENCE_PEAK:
+        return duration, SILENT
+    return duration, None
 
 
 def _log_summary(split, report, record_path):
@@ -282,6 +295,13 @@ def _log_summary(split, report, record_path):
         logger.warning(
             f"{split}: skipped {len(names)} clip(s) {problem}: "
             f"{some_of(names)} (all listed in {record_path})"
+        )
+    if report["silent"]:
+        logger.warning(
+            f"{split}: {len(report['silent'])} clip(s) are silent (all "
+            f"samples zero), kept: {some_of(report['silent'])} (all listed "
+            f"in {record_path}); a classifier and its interpreter learn "
+            "nothing from them"
         )
     absent = report["absent_classes"]
     if absent and report["clips"]:
