@@ -3,13 +3,22 @@
 
 import os
 
+from huggingface_hub.errors import EntryNotFoundError
+from speechbrain.utils.data_utils import split_path
 from speechbrain.utils.distributed import run_on_main
+from speechbrain.utils.fetching import fetch
+from speechbrain.utils.logger import get_logger
 from speechbrain.utils.train_logger import TensorboardLogger
 
 from speechbrain_piq.brain import CHECKPOINT_METRICS
 from speechbrain_piq.dataio.datasets import dataio_prep
 from speechbrain_piq.dataio.esc50_prepare import prepare_esc50
 from speechbrain_piq.dataio.label_encoders import LABEL_ENCODER_FILE
+
+logger = get_logger(__name__)
+
+# Where a hub classifier's label_encoder.txt is fetched into save_folder.
+HUB_LABEL_ENCODER_FILE = "classifier_label_encoder.txt"
 
 
 def check_recipe_hparams(hparams):
@@ -129,16 +138,18 @@ def tensorboard_logger(hparams):
 def classifier_label_encoder_file(hparams):
     """The ``label_encoder.txt`` the classifier was trained with, if known.
 
-    ``classifier_label_encoder_path`` when set, else the
+    ``classifier_label_encoder_path`` when set; else the
     ``label_encoder.txt`` beside a local ``classifier_model_path`` (the
-    classifier recipe writes one there), else None: the classes are then
-    numbered in upstream's order, that of the hub classifiers.
+    classifier recipe writes one there), or in the hub repo of a hub
+    ``classifier_model_path`` (fetched by the main process into
+    ``save_folder``); else None: the classes are then numbered in upstream's
+    order, that of the hub classifiers.
 
     Arguments
     ---------
     hparams : dict
-        Reads ``classifier_label_encoder_path`` and
-        ``classifier_model_path``.
+        Reads ``classifier_label_encoder_path``, ``classifier_model_path``
+        and ``save_folder``.
 
     Returns
     -------
@@ -150,7 +161,9 @@ def classifier_label_encoder_file(hparams):
     >>> hparams = {
     ...     "classifier_label_encoder_path": None,
     ...     "classifier_model_path": str(folder / "classifier.ckpt"),
+    ...     "save_folder": str(folder / "save"),
     ... }
+    >>> (folder / "classifier.ckpt").touch()
     >>> print(classifier_label_encoder_file(hparams))
     None
     >>> (folder / "label_encoder.txt").touch()
@@ -160,11 +173,37 @@ def classifier_label_encoder_file(hparams):
     # .get: a yaml written before this key existed means None.
     if hparams.get("classifier_label_encoder_path") is not None:
         return str(hparams["classifier_label_encoder_path"])
-    beside = os.path.join(
-        os.path.dirname(str(hparams["classifier_model_path"])),
-        LABEL_ENCODER_FILE,
+    classifier_path = str(hparams["classifier_model_path"])
+    beside = os.path.join(os.path.dirname(classifier_path), LABEL_ENCODER_FILE)
+    if os.path.isfile(beside):
+        return beside
+    if os.path.exists(classifier_path):
+        return None
+    fetched = os.path.join(hparams["save_folder"], HUB_LABEL_ENCODER_FILE)
+    run_on_main(
+        _fetch_hub_label_encoder,
+        args=[split_path(classifier_path)[0], fetched],
     )
-    return beside if os.path.isfile(beside) else None
+    return fetched if os.path.isfile(fetched) else None
+
+
+def _fetch_hub_label_encoder(source, destination):
+    """Fetches ``label_encoder.txt`` of hub repo ``source`` to
+    ``destination``; a repo without one leaves no file there."""
+    if os.path.lexists(destination):
+        os.remove(destination)
+    try:
+        fetch(
+            LABEL_ENCODER_FILE,
+            source=source,
+            savedir=os.path.dirname(destination),
+            save_filename=os.path.basename(destination),
+        )
+    except (OSError, ValueError, EntryNotFoundError) as error:
+        logger.info(
+            f"No {LABEL_ENCODER_FILE} in {source} ({type(error).__name__}): "
+            "the classes are numbered in upstream's order"
+        )
 
 
 def prepare_recipe_data(hparams, classifier_label_encoder=None):

@@ -8,6 +8,7 @@ import pytest
 import soundfile
 import torch
 import torchaudio
+from offline_hub import offline_hub_cache
 from speechbrain.dataio.encoder import CategoricalEncoder
 from speechbrain.inference.interpretability import (
     PIQAudioInterpreter as UpstreamPIQAudioInterpreter,
@@ -198,27 +199,10 @@ def test_result_saves_wav_and_png(interpreter, tmp_path):
     assert (tmp_path / "out" / "interpretation.png").stat().st_size > 0
 
 
-def hub_cache(root, folder, repo_id):
-    """HF_HOME/hub/models--ORG--NAME/{refs/main, snapshots/<hash>/...}."""
-    cache = root / "hf_home" / "hub"
-    repo = cache / f"models--{repo_id.replace('/', '--')}"
-    commit = "0123456789abcdef0123456789abcdef01234567"
-    (repo / "refs").mkdir(parents=True)
-    (repo / "refs" / "main").write_text(commit)
-    shutil.copytree(folder, repo / "snapshots" / commit)
-    return cache
-
-
 def test_repo_id_loads_from_the_offline_hub_cache(
     exported, interpreter, tmp_path, monkeypatch
 ):
-    cache = hub_cache(tmp_path, exported[1], REPO_ID)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(cache.parent))
-    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
-    # huggingface_hub read the environment when it was imported.
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    offline_hub_cache(monkeypatch, tmp_path, exported[1], REPO_ID)
     downloads = []
     download = huggingface_hub.hf_hub_download
 

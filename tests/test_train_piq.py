@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 import torch
+from offline_hub import offline_hub_cache
 from piq_recipe_factory import (
     REPO,
     import_train_piq,
@@ -107,6 +108,28 @@ def test_the_classifiers_label_encoder_beside_it_numbers_the_classes(
         root / "their_labels" / "save" / "label_encoder.txt"
     )
     assert saved.lab2ind == {name: i for i, name in enumerate(order)}
+
+
+@pytest.mark.parametrize("ships_labels", [True, False])
+def test_a_hub_classifiers_label_encoder_numbers_the_classes(
+    tiny_setup, tmp_path, monkeypatch, ships_labels
+):
+    root, paths = tiny_setup
+    repo = tmp_path / "repo"
+    copy_classifier(paths, repo)
+    theirs = ["class_1", "class_2", "class_0"]
+    if ships_labels:
+        label_encoder_for(theirs).save(repo / "label_encoder.txt")
+    offline_hub_cache(monkeypatch, tmp_path, repo, "owner/tiny-esc50")
+    hub = {name: f"owner/tiny-esc50/{name}.ckpt" for name in paths}
+    run_name = f"hub_labels_{ships_labels}"
+    train_piq.main(tiny_args(root, hub, run_name, number_of_epochs=0))
+    saved = CategoricalEncoder.from_saved(
+        root / run_name / "save" / "label_encoder.txt"
+    )
+    # Without the repo's file: upstream's order (here, first appearance).
+    expected = theirs if ships_labels else ["class_0", "class_1", "class_2"]
+    assert saved.lab2ind == {name: i for i, name in enumerate(expected)}
 
 
 def test_wrong_class_count_is_a_clear_error(tiny_setup):
