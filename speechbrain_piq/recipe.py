@@ -3,7 +3,7 @@
 
 import os
 
-from huggingface_hub.errors import EntryNotFoundError
+from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 from speechbrain.utils.data_utils import split_path
 from speechbrain.utils.distributed import run_on_main
 from speechbrain.utils.fetching import fetch
@@ -173,7 +173,9 @@ def classifier_label_encoder_file(hparams):
     # .get: a yaml written before this key existed means None.
     if hparams.get("classifier_label_encoder_path") is not None:
         return str(hparams["classifier_label_encoder_path"])
-    classifier_path = str(hparams["classifier_model_path"])
+    location = hparams["classifier_model_path"]
+    # A FetchSource (hparams may give one) holds the path in .path.
+    classifier_path = str(getattr(location, "path", location))
     beside = os.path.join(os.path.dirname(classifier_path), LABEL_ENCODER_FILE)
     if os.path.isfile(beside):
         return beside
@@ -181,8 +183,7 @@ def classifier_label_encoder_file(hparams):
         return None
     fetched = os.path.join(hparams["save_folder"], HUB_LABEL_ENCODER_FILE)
     run_on_main(
-        _fetch_hub_label_encoder,
-        args=[split_path(classifier_path)[0], fetched],
+        _fetch_hub_label_encoder, args=[split_path(location)[0], fetched]
     )
     return fetched if os.path.isfile(fetched) else None
 
@@ -200,9 +201,20 @@ def _fetch_hub_label_encoder(source, destination):
             save_filename=os.path.basename(destination),
         )
     except (OSError, ValueError, EntryNotFoundError) as error:
-        logger.info(
-            f"No {LABEL_ENCODER_FILE} in {source} ({type(error).__name__}): "
-            "the classes are numbered in upstream's order"
+        if isinstance(error, EntryNotFoundError) and not isinstance(
+            error, LocalEntryNotFoundError
+        ):
+            logger.info(
+                f"No {LABEL_ENCODER_FILE} in {source}: the classes are "
+                "numbered in upstream's order"
+            )
+            return
+        logger.warning(
+            f"Could not fetch {LABEL_ENCODER_FILE} from {source} "
+            f"({type(error).__name__}: {' '.join(str(error).split())[:200]})"
+            ": the classes are numbered in upstream's order. If the "
+            "classifier was trained with another order, name its "
+            "label_encoder.txt in classifier_label_encoder_path."
         )
 
 

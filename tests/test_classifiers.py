@@ -391,3 +391,22 @@ def test_image_backbone_masks_cover_clips_of_any_length(seconds):
         decoded, size=logpower.shape[1:], mode="bilinear"
     )[:, 0]
     torch.testing.assert_close(found.mask_logits, expected)
+
+
+def test_a_changed_checkpoint_path_loads_the_new_classifier(tmp_path):
+    # SpeechBrain keeps an existing link in collect_in: a rerun pointing at
+    # another classifier must not load the old one through it.
+    collect = str(tmp_path / "collect")
+    first, second = tiny_conv2d(n_classes=3), tiny_conv2d(n_classes=3)
+    for index, model in enumerate((first, second)):
+        save_pretrained_classifier(model, str(tmp_path / f"clf{index}"))
+    for index, model in enumerate((first, second)):
+        loaded = tiny_conv2d(n_classes=3)
+        pretrainer = pretrainer_for(
+            loaded, str(tmp_path / f"clf{index}"), collect
+        )
+        load_pretrained_classifier(pretrainer, loaded, out_n_neurons=3)
+        for got, want in zip(
+            loaded.state_dict().values(), model.state_dict().values()
+        ):
+            assert torch.equal(got, want)

@@ -150,17 +150,27 @@ def save_pretrained_classifier(audio_classifier, folder):
 
 
 def _collect(pretrainer):
-    """Collects the checkpoint files, linking them into ``collect_in`` from
-    the main process only (SpeechBrain relinks local files on every call,
-    so ranks collecting at once collide); returns ``{name: path}``."""
+    """Collects the checkpoint files into ``collect_in`` from the main
+    process only (ranks linking at once collide); returns ``{name: path}``.
+    """
     if pretrainer.collect_in is None:
         return pretrainer.collect_files()
-    run_on_main(pretrainer.collect_files)
-    return {
+    links = {
         name: pathlib.Path(pretrainer.collect_in) / f"{name}{PARAMFILE_EXT}"
         for name in pretrainer.loadables
         if pretrainer.is_loadable(name)
     }
+    run_on_main(_relink, args=[pretrainer, links.values()])
+    return links
+
+
+def _relink(pretrainer, links):
+    """Collects afresh: SpeechBrain keeps an existing link, so a changed
+    checkpoint path would still load the file the link points to."""
+    for link in links:
+        if link.is_symlink():
+            link.unlink()
+    pretrainer.collect_files()
 
 
 def _load_checked(module, path, name, head, out_n_neurons):
