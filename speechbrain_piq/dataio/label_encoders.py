@@ -181,7 +181,7 @@ def run_label_encoder(save_folder, tables, classifier_label_encoder=None):
         )
         logger.info(
             f"Classes numbered as the classifier's {classifier_label_encoder}"
-            f" ({_some(_order_of(label_encoder))})"
+            f" ({_some(class_names(label_encoder))})"
         )
         _check_covers(
             label_encoder,
@@ -236,7 +236,7 @@ def _warn_if_target_order(label_encoder, tables, path):
         .tolist()
     )
     upstream = classes_in_label_order(everything)
-    order = _order_of(label_encoder)
+    order = class_names(label_encoder)
     if order == by_target and order != upstream:
         logger.warning(
             f"{path} numbers the classes in ESC-50 target order "
@@ -263,8 +263,8 @@ def _warn_if_renumbering_checkpoints(save_folder, path, label_encoder):
     if previous.lab2ind != label_encoder.lab2ind:
         logger.warning(
             f"Renumbering the classes of the run in {save_folder}: {path} "
-            f"numbered {_some(_order_of(previous))}, the classifier's file "
-            f"numbers {_some(_order_of(label_encoder))}. Its checkpoints "
+            f"numbered {_some(class_names(previous))}, the classifier's file "
+            f"numbers {_some(class_names(label_encoder))}. Its checkpoints "
             "were trained with the old numbering: use a new output_folder "
             "unless that numbering was wrong."
         )
@@ -279,12 +279,28 @@ def _check_covers(label_encoder, tables, path, remedy):
         if unknown:
             raise ValueError(
                 f"{path} has no class {unknown[0]!r} of the {split} manifest "
-                f"(it numbers {_some(_order_of(label_encoder))}); {remedy}"
+                f"(it numbers {_some(class_names(label_encoder))}); {remedy}"
             )
 
 
-def _order_of(label_encoder):
-    """The class names ordered by index."""
+def class_names(label_encoder):
+    """The class names of a ``CategoricalEncoder`` in class-index order.
+
+    Arguments
+    ---------
+    label_encoder : speechbrain.dataio.encoder.CategoricalEncoder
+        The encoder.
+
+    Returns
+    -------
+    list of str
+        ``names[i]`` is the class of index ``i``.
+
+    Example
+    -------
+    >>> class_names(label_encoder_for(["rain", "dog"]))
+    ['rain', 'dog']
+    """
     return [
         label_encoder.ind2lab[index] for index in sorted(label_encoder.ind2lab)
     ]

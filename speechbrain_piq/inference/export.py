@@ -27,6 +27,7 @@ from speechbrain_piq.brain import (
     best_interpretation_key,
 )
 from speechbrain_piq.classifiers.fingerprint import check_classifier_files
+from speechbrain_piq.dataio.label_encoders import class_names
 from speechbrain_piq.inference.hub_hparams import (
     CHECKPOINT_FILES,
     MODULE_CHECKPOINTS,
@@ -197,7 +198,7 @@ def _write_export(folder, run_dir, files, hparams, source):
     )
     card = model_card(
         source=str(source),
-        classes=_class_names(interpreter.hparams.label_encoder),
+        classes=class_names(interpreter.hparams.label_encoder),
         sample_rate=interpreter.sample_rate,
         components=_components(interpreter),
         metrics=_test_metrics(
@@ -269,9 +270,8 @@ def _classifier_checkpoint(save_folder, training_yaml, name):
 
 def _test_metrics(path, checkpoint_name):
     """The run's test metrics of checkpoint ``checkpoint_name`` (its
-    ``CKPT+`` folder's name), or ``{}`` (logged) when it
-    has none, or when they describe another checkpoint (the run went on
-    after its test stage)."""
+    ``CKPT+`` folder's name), or ``{}`` (logged) when it has none or when
+    they describe another checkpoint."""
     if not path.is_file():
         logger.warning(f"{path} not found: the model card has no metrics")
         return {}
@@ -288,13 +288,6 @@ def _test_metrics(path, checkpoint_name):
         )
         return {}
     return metrics
-
-
-def _class_names(label_encoder):
-    """Class names in class-index order."""
-    return [
-        label_encoder.ind2lab[index] for index in sorted(label_encoder.ind2lab)
-    ]
 
 
 def _components(interpreter):
