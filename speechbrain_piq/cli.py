@@ -4,6 +4,7 @@
 
     speechbrain-piq interpret clip.wav more.wav --source DIR_OR_REPO --out out/
     speechbrain-piq export RUN_DIR OUT_DIR [--push OWNER/NAME]
+    speechbrain-piq evaluate RUN_OR_EXPORT DATA [--methods piq,energy,ig]
 
 Bad input ends the command with exit status 1 and one line on stderr
 saying what is wrong and how to fix it, never a traceback.
@@ -13,6 +14,11 @@ import argparse
 import csv
 import os
 import sys
+
+from speechbrain_piq.evaluation.command import (
+    add_evaluate_parser,
+    evaluate_command,
+)
 
 PROGRAM = "speechbrain-piq"
 PREDICTIONS_FILE = "predictions.csv"
@@ -108,6 +114,7 @@ def build_parser():
         action="store_true",
         help="write into OUT_DIR even if it is not empty",
     )
+    add_evaluate_parser(commands)
     return parser
 
 
@@ -130,7 +137,11 @@ def main(argv=None):
     1
     """
     args = build_parser().parse_args(argv)
-    run = interpret_command if args.command == "interpret" else export_command
+    run = {
+        "interpret": interpret_command,
+        "export": export_command,
+        "evaluate": evaluate_command,
+    }[args.command]
     try:
         return run(args)
     # RuntimeError: torch's failures (e.g. out of memory) and a failed

@@ -30,6 +30,8 @@ WRITE_ORDER = (
     "sample_rate",
     "out_n_neurons",
     "logit_scale",
+    "mask_th",
+    "clip_seconds",
     "compute_features",
     "compute_istft",
     "embedding_model",

@@ -151,10 +151,8 @@ def localisation_scores(
     {'loc_precision': 1.0, 'loc_recall': 1.0, 'loc_iou': 1.0, 'event_box_share': 0.03, 'distractor_mass': nan, 'distractor_box_share': nan}
     """
     _check_inputs(mask, event_region, distractor_region)
-    batch, n_frames, n_bins = mask.shape
+    _, n_frames, n_bins = mask.shape
     grid = (n_frames, n_bins, sample_rate, hop_length_ms, n_fft)
-    # Sums over 200k cells overflow float16, so accumulate in float32.
-    mask = mask.to(torch.promote_types(mask.dtype, torch.float32))
     event_box = region_to_tf_mask(event_region.to(mask.device), *grid)
     empty_boxes = ~event_box.flatten(1).any(1)
     if empty_boxes.any():
@@ -167,35 +165,101 @@ def localisation_scores(
             "check that sample_rate, hop_length_ms and n_fft match the "
             "spectrogram the mask was computed on."
         )
+    distractor_box = None
+    if distractor_region is not None:
+        distractor_box = region_to_tf_mask(
+            distractor_region.to(mask.device), *grid
+        )
+        no_distractor = distractor_region.isnan().any(1).to(mask.device)
+        distractor_box[no_distractor] = False
+    scores = cell_localisation_scores(
+        mask, event_box, distractor_box, threshold
+    )
+    if distractor_region is not None:
+        for name in ("distractor_mass", "distractor_box_share"):
+            scores[name] = scores[name].masked_fill(no_distractor, math.nan)
+    return scores
 
+
+def cell_localisation_scores(
+    mask, event_cells, distractor_cells=None, threshold=0.5
+):
+    """Per-clip localisation scores against any ground-truth cells.
+
+    The scores of :func:`localisation_scores`, for ground truth given as
+    cells rather than boxes, e.g. the ideal binary mask of a source in a
+    mixture (``speechbrain_piq.evaluation.mixtures``). A clip whose
+    ``distractor_cells`` are all False has a NaN ``distractor_mass`` and
+    ``distractor_box_share``.
+
+    Arguments
+    ---------
+    mask : torch.Tensor
+        ``[B, T, F]`` mask in [0, 1].
+    event_cells : torch.Tensor
+        ``[B, T, F]`` bool, the target's cells (at least one per clip).
+    distractor_cells : torch.Tensor, optional
+        ``[B, T, F]`` bool, the distractor's cells.
+    threshold : float
+        Mask value from which a cell counts as selected, for ``loc_iou``.
+
+    Returns
+    -------
+    dict of str to torch.Tensor
+        ``loc_precision``, ``loc_recall``, ``loc_iou``,
+        ``event_box_share``, ``distractor_mass`` and
+        ``distractor_box_share``, each ``[B]``.
+
+    Example
+    -------
+    >>> event = torch.tensor([[[True, False], [False, False]]])
+    >>> other = torch.tensor([[[False, True], [False, False]]])
+    >>> scores = cell_localisation_scores(torch.ones(1, 2, 2), event, other)
+    >>> {name: float(score) for name, score in scores.items()}
+    {'loc_precision': 0.25, 'loc_recall': 1.0, 'loc_iou': 0.25, 'event_box_share': 0.25, 'distractor_mass': 0.25, 'distractor_box_share': 0.25}
+    """
+    if event_cells.shape != mask.shape or (
+        distractor_cells is not None and distractor_cells.shape != mask.shape
+    ):
+        raise ValueError(
+            f"ground-truth cells must match the mask's shape "
+            f"{list(mask.shape)}, got {list(event_cells.shape)}"
+            + (
+                ""
+                if distractor_cells is None
+                else f" and {list(distractor_cells.shape)}"
+            )
+        )
+    batch, n_frames, n_bins = mask.shape
+    # Sums over 200k cells overflow float16, so accumulate in float32.
+    mask = mask.to(torch.promote_types(mask.dtype, torch.float32))
+    event_cells = event_cells.to(mask.device)
     total_mass = mask.sum((1, 2)).clamp_min(torch.finfo(mask.dtype).tiny)
-    event_mass = (mask * event_box).sum((1, 2))
+    event_mass = (mask * event_cells).sum((1, 2))
     selected = mask >= threshold
-    intersection = (selected & event_box).sum((1, 2))
-    union = (selected | event_box).sum((1, 2)).clamp_min(1)
-    event_cells = event_box.sum((1, 2))
+    intersection = (selected & event_cells).sum((1, 2))
+    union = (selected | event_cells).sum((1, 2)).clamp_min(1)
+    event_count = event_cells.sum((1, 2))
     cells = n_frames * n_bins
     scores = {
         "loc_precision": event_mass / total_mass,
-        "loc_recall": event_mass / event_cells,
+        "loc_recall": event_mass / event_count.clamp_min(1),
         "loc_iou": intersection / union,
-        "event_box_share": event_cells.to(mask.dtype) / cells,
+        "event_box_share": event_count.to(mask.dtype) / cells,
     }
-    if distractor_region is None:
+    if distractor_cells is None:
         scores["distractor_mass"] = mask.new_full((batch,), math.nan)
         scores["distractor_box_share"] = mask.new_full((batch,), math.nan)
-    else:
-        distractor_region = distractor_region.to(mask.device)
-        distractor_box = region_to_tf_mask(distractor_region, *grid)
-        distractor_mass = (mask * distractor_box).sum((1, 2)) / total_mass
-        distractor_share = distractor_box.sum((1, 2)).to(mask.dtype) / cells
-        no_distractor = distractor_region.isnan().any(1)
-        scores["distractor_mass"] = distractor_mass.masked_fill(
-            no_distractor, math.nan
-        )
-        scores["distractor_box_share"] = distractor_share.masked_fill(
-            no_distractor, math.nan
-        )
+        return scores
+    distractor_cells = distractor_cells.to(mask.device)
+    distractor_count = distractor_cells.sum((1, 2))
+    absent = distractor_count == 0
+    scores["distractor_mass"] = (
+        (mask * distractor_cells).sum((1, 2)) / total_mass
+    ).masked_fill(absent, math.nan)
+    scores["distractor_box_share"] = (
+        distractor_count.to(mask.dtype) / cells
+    ).masked_fill(absent, math.nan)
     return scores
 
 
