@@ -32,6 +32,7 @@ setup(
         "matplotlib>=3.5",
         "transformers>=4.40",
         "huggingface_hub>=0.34",
+        "captum>=0.7",
     ],
     extras_require={
         "dev": ["pytest>=7", "ruff>=0.4", "quantus>=0.6,<0.7"],

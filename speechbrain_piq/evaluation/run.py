@@ -59,9 +59,9 @@ def is_training_run(source):
     )
 
 
-def load_interpreter(source, device="cpu", work_folder=None):
+def load_interpreter(source, device="cpu"):
     """Loads an exported interpreter, a hub one, or a training run's best
-    checkpoint (exported into ``work_folder`` first).
+    checkpoint (exported into a temporary folder first).
 
     Arguments
     ---------
@@ -69,8 +69,6 @@ def load_interpreter(source, device="cpu", work_folder=None):
         Exported folder, hub repo id or ``train_piq.py`` output folder.
     device : str
         Torch device.
-    work_folder : str, optional
-        Where a training run is exported (a temporary folder by default).
 
     Returns
     -------
@@ -82,27 +80,32 @@ def load_interpreter(source, device="cpu", work_folder=None):
     from speechbrain_piq.inference.export import export_run
     from speechbrain_piq.inference.interpreter import PIQAudioInterpreter
 
-    run_hparams = {}
-    if is_training_run(source):
-        with open(
-            os.path.join(source, "hyperparams.yaml"), encoding="utf-8"
-        ) as fin:
-            run_hparams = _scalars(fin.read())
-        work_folder = work_folder or tempfile.mkdtemp(prefix="piq-evaluate-")
-        exported = os.path.join(work_folder, "interpreter")
-        export_run(source, exported, overwrite=True)
-        source = exported
-    interpreter = PIQAudioInterpreter.from_hparams(
-        source, run_opts={"device": device}
-    )
-    settings = {
-        key: getattr(interpreter.hparams, key, run_hparams.get(key, default))
+    run_options = {"run_opts": {"device": device}}
+    if not is_training_run(source):
+        interpreter = PIQAudioInterpreter.from_hparams(source, **run_options)
+        return interpreter, _settings(interpreter.hparams, {})
+    with open(
+        os.path.join(source, "hyperparams.yaml"), encoding="utf-8"
+    ) as fin:
+        run_hparams = _scalars(fin.read())
+    with tempfile.TemporaryDirectory(prefix="piq-evaluate-") as folder:
+        exported = export_run(source, os.path.join(folder, "interpreter"))
+        interpreter = PIQAudioInterpreter.from_hparams(
+            str(exported), savedir=os.path.join(folder, "loaded"), **run_options
+        )
+    return interpreter, _settings(interpreter.hparams, run_hparams)
+
+
+def _settings(hparams, run_hparams):
+    """The run's ``mask_th`` and ``clip_seconds``: the export's, the
+    training yaml's, or the recipes' defaults."""
+    return {
+        key: float(getattr(hparams, key, run_hparams.get(key, default)))
         for key, default in (
             ("mask_th", DEFAULT_MASK_TH),
             ("clip_seconds", DEFAULT_CLIP_SECONDS),
         )
     }
-    return interpreter, settings
 
 
 def _scalars(yaml_text):
@@ -162,7 +165,7 @@ def evaluate(
         ``{method: {metric: mean}}``, as written to ``evaluation.json``.
     """
     methods = parse_methods(methods)
-    interpreter, settings = load_interpreter(source, device, out_folder)
+    interpreter, settings = load_interpreter(source, device)
     modules = interpreter.mods
     classifier = modules.audio_classifier
     logit_scale = float(getattr(interpreter.hparams, "logit_scale", 1.0))
