@@ -42,7 +42,7 @@ class MethodContext(NamedTuple):
     smoothgrad_samples: int = 16  # noisy copies per clip
     smoothgrad_noise: float = 0.15  # noise std, a fraction of the range
     occlusion_window: tuple = (40, 64)  # frames, bins
-    occlusion_stride: tuple = (20, 32)
+    occlusion_stride: tuple = (40, 64)
 
 
 def _scores(context):
