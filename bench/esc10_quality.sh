@@ -5,7 +5,9 @@
 #   bash bench/esc10_quality.sh ESC50_SOURCE OUT [PIQ_HPARAMS] [extra train_piq.py args]
 # ESC50_SOURCE: a folder with ESC-10 in ESC-50 layout, or ../shared/esc50
 # (then make_layout.py writes OUT/ESC-10 first). The environment sets the
-# sizes: CLASSIFIER_EPOCHS (40), PIQ_EPOCHS (12), DEVICE (cpu).
+# sizes: CLASSIFIER_EPOCHS (40), PIQ_EPOCHS (12), DEVICE (cpu), LEVELS (the
+# mixtures' target levels, "0.8 0.5"), METHODS (evaluate --methods, all by
+# default) and FOLD5 (1: also evaluate the unmixed fold 5, the default).
 set -euo pipefail
 source_folder="$1"; out="$2"; hparams="${3:-hparams/piq_demo.yaml}"
 shift $(( $# < 3 ? $# : 3 ))
@@ -28,8 +30,9 @@ run="$out/piq_$(basename "$hparams" .yaml)"
     --out_n_neurons 10 --classifier_folder "$out/classifier/pretrained" \
     --output_folder "$run" --number_of_epochs "${PIQ_EPOCHS:-12}" --device "$device" "$@"
 [ -f "$out/mixtures/mixtures.csv" ] || "$python" -m speechbrain_piq.evaluation.mixtures \
-    "$data" "$out/mixtures" --subset esc10 --fold 5
+    "$data" "$out/mixtures" --subset esc10 --fold 5 --levels ${LEVELS:-0.8 0.5}
 "$python" -m speechbrain_piq.cli evaluate "$run" "$out/mixtures/mixtures.csv" \
-    --out "$run/evaluation_mixtures" --device "$device"
-"$python" -m speechbrain_piq.cli evaluate "$run" "$data" --subset esc10 --fold 5 \
-    --out "$run/evaluation_fold5" --device "$device"
+    --out "$run/evaluation_mixtures" --device "$device" ${METHODS:+--methods "$METHODS"}
+[ "${FOLD5:-1}" = 0 ] || "$python" -m speechbrain_piq.cli evaluate "$run" "$data" \
+    --subset esc10 --fold 5 --out "$run/evaluation_fold5" --device "$device" \
+    ${METHODS:+--methods "$METHODS"}

@@ -81,9 +81,11 @@ def checkpoint_key(checkpoint, metric=None):
     ...                                 "loss": 1.0})
     >>> sparse = SimpleNamespace(meta={"fid_in": 0.8, "sps": 0.6,
     ...                                "loss": 1.2})
-    >>> max([uniform, sparse], key=checkpoint_key) is sparse
+    >>> def by(metric):
+    ...     return lambda checkpoint: checkpoint_key(checkpoint, metric)
+    >>> max([uniform, sparse], key=by("faithful_sparsity")) is sparse
     True
-    >>> max([uniform, sparse], key=lambda c: checkpoint_key(c, "fid_in")) is uniform
+    >>> max([uniform, sparse], key=by("fid_in")) is uniform
     True
     """
     if metric is None:
