@@ -147,9 +147,7 @@ class StageMetrics:
         totals = ddp_all_reduce(totals, torch.distributed.ReduceOp.SUM)
         summary = {}
         for name, (total, count, nan_count) in zip(names, totals.tolist()):
-            log = (
-                logger.debug if name in self.undefined_ok else logger.warning
-            )
+            log = logger.debug if name in self.undefined_ok else logger.warning
             if nan_count:
                 log(
                     "StageMetrics: %d of %d %r scores were NaN (undefined "
