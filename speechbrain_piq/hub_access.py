@@ -13,7 +13,7 @@ import re
 import urllib.error
 import urllib.request
 
-import huggingface_hub
+from huggingface_hub import constants
 from speechbrain.utils.fetching import FetchFrom, guess_source
 
 # owner/name, as the hub spells repo ids.
@@ -64,9 +64,7 @@ def hub_reachable(timeout=PROBE_TIMEOUT_S):
     -------
     bool
     """
-    request = urllib.request.Request(
-        huggingface_hub.constants.ENDPOINT, method="HEAD"
-    )
+    request = urllib.request.Request(constants.ENDPOINT, method="HEAD")
     try:
         with urllib.request.urlopen(request, timeout=timeout):
             return True
@@ -100,7 +98,7 @@ def check_hub_access(what, source, local_alternative):
     -------
     >>> check_hub_access("the interpreter", "/a/folder", "pass a folder")
     """
-    if huggingface_hub.constants.HF_HUB_OFFLINE or not is_hub_source(source):
+    if constants.HF_HUB_OFFLINE or not is_hub_source(source):
         return
     if hub_reachable():
         return
@@ -108,7 +106,7 @@ def check_hub_access(what, source, local_alternative):
     raise ConnectionError(
         f"{what} comes from the HuggingFace hub ({repo_id}: no such local "
         f"folder), but "
-        f"{huggingface_hub.constants.ENDPOINT} does not answer (no network?);"
+        f"{constants.ENDPOINT} does not answer (no network?);"
         " set HF_HUB_OFFLINE=1 to use the files already in the hub cache, "
         f"or {local_alternative}"
     )
