@@ -2,7 +2,8 @@
 
 ::
 
-    speechbrain-piq interpret clip.wav more.wav --source DIR_OR_REPO --out out/
+    speechbrain-piq interpret clip.wav clips/ "more/*.flac" --source DIR_OR_REPO
+    speechbrain-piq interpret ... --out out/
     speechbrain-piq export RUN_DIR OUT_DIR [--push OWNER/NAME]
     speechbrain-piq evaluate RUN_OR_EXPORT DATA [--methods piq,energy,ig]
 
@@ -11,7 +12,6 @@ saying what is wrong and how to fix it, never a traceback.
 """
 
 import argparse
-import csv
 import os
 import sys
 
@@ -19,9 +19,13 @@ from speechbrain_piq.evaluation.command import (
     add_evaluate_parser,
     evaluate_command,
 )
+from speechbrain_piq.inference.audio_files import audio_files
+from speechbrain_piq.inference.predictions import (
+    PREDICTIONS_FILE,
+    PredictionsTable,
+)
 
 PROGRAM = "speechbrain-piq"
-PREDICTIONS_FILE = "predictions.csv"
 # Torch device types an interpreter can run on.
 DEVICE_TYPES = ("cpu", "cuda", "mps")
 
@@ -57,11 +61,17 @@ def build_parser():
         description=(
             "Classify each clip and write OUT/<clip name>/interpretation.wav "
             "(the part of the sound that explains the prediction) and "
-            "interpretation.png (spectrogram, mask, interpretation), plus "
-            f"OUT/{PREDICTIONS_FILE}. Any sample rate and channel count."
+            "interpretation.png (spectrogram, mask, interpretation), and add "
+            f"a row per clip to OUT/{PREDICTIONS_FILE} (a clip interpreted "
+            "again replaces its row). Any sample rate and channel count."
         ),
     )
-    interpret.add_argument("clips", nargs="+", help="audio files")
+    interpret.add_argument(
+        "clips",
+        nargs="+",
+        help="audio files, folders (every audio file under them) or quoted "
+        "glob patterns such as 'clips/**/*.wav'",
+    )
     interpret.add_argument(
         "--source",
         required=True,
@@ -167,10 +177,8 @@ def interpret_command(args):
     int
         Exit status.
     """
-    if not args.keep_going:
-        for clip in args.clips:
-            if not os.path.isfile(clip):
-                raise FileNotFoundError(f"{clip}: no such audio file")
+    clips = audio_files(args.clips, keep_missing=args.keep_going)
+    table = PredictionsTable(args.out)
     # Imported here, not at the top: torch and SpeechBrain take seconds to
     # import, and --help or a mistyped path should answer at once.
     from tqdm import tqdm
@@ -182,21 +190,17 @@ def interpret_command(args):
         args.source, savedir=args.savedir, run_opts=run_opts
     )
     os.makedirs(args.out, exist_ok=True)
-    folders = output_folders(args.clips, args.out)
+    folders = output_folders(clips, args.out, table.output_folders())
     skipped = 0
-    with open(
-        os.path.join(args.out, PREDICTIONS_FILE), "w", newline=""
-    ) as stream:
-        predictions = csv.writer(stream)
-        predictions.writerow(["file", "label", "probability", "output"])
-        # A bar only for several clips, and only on a terminal (tqdm's
-        # disable=None), so that logs and a single clip's error stay clean.
-        progress = tqdm(
-            list(zip(args.clips, folders)),
-            desc="interpreting",
-            unit="clip",
-            disable=True if len(args.clips) == 1 else None,
-        )
+    # A bar only for several clips, and only on a terminal (tqdm's
+    # disable=None), so that logs and a single clip's error stay clean.
+    progress = tqdm(
+        list(zip(clips, folders)),
+        desc="interpreting",
+        unit="clip",
+        disable=True if len(clips) == 1 else None,
+    )
+    try:
         for clip, folder in progress:
             try:
                 result = interpreter.interpret_file(clip)
@@ -209,13 +213,14 @@ def interpret_command(args):
                 )
                 continue
             result.save(folder)
-            predictions.writerow(
-                [clip, result.label, f"{result.probability:.4f}", folder]
-            )
+            table.add(clip, result.label, result.probability, folder)
             tqdm.write(f"{clip}: {result.label} (p={result.probability:.2f})")
+    finally:
+        # What was interpreted before a failure or ^C is kept.
+        table.save()
     if skipped:
         _complain(
-            f"error: {skipped} of {len(args.clips)} clips could not be "
+            f"error: {skipped} of {len(clips)} clips could not be "
             "interpreted (see above)"
         )
         return 1
@@ -308,7 +313,7 @@ def check_device(device):
     return device
 
 
-def output_folders(clips, out):
+def output_folders(clips, out, earlier=None):
     """One output folder per clip, named after it, never shared, and
     never named like the predictions file beside them.
 
@@ -318,6 +323,9 @@ def output_folders(clips, out):
         Audio file paths.
     out : str
         Parent folder.
+    earlier : dict, optional
+        ``{file: folder}`` of an earlier run into ``out``: those files get
+        their folder again, other files another one.
 
     Returns
     -------
@@ -329,10 +337,17 @@ def output_folders(clips, out):
     ['out/dog', 'out/dog_2', 'out/cat']
     >>> output_folders(["predictions.csv.wav"], "out")
     ['out/predictions.csv_2']
+    >>> output_folders(["b/dog.wav", "a/dog.wav"], "out", {"a/dog.wav": "out/dog"})
+    ['out/dog_2', 'out/dog']
     """
+    earlier = earlier or {}
     taken = {PREDICTIONS_FILE}
+    taken.update(os.path.basename(folder) for folder in earlier.values())
     folders = []
     for clip in clips:
+        if clip in earlier:
+            folders.append(earlier[clip])
+            continue
         stem = os.path.splitext(os.path.basename(clip))[0]
         name, count = stem, 1
         while name in taken:

@@ -7,7 +7,7 @@ import torch
 from speechbrain.dataio import audio_io
 
 from speechbrain_piq.interpretation import spectrogram_to_waveform
-from speechbrain_piq.plotting import plot_interpretation
+from speechbrain_piq.plotting import SpectrogramGrid, plot_interpretation
 
 
 @torch.no_grad()
@@ -34,15 +34,17 @@ def write_interpretations(
     waveforms : torch.Tensor
         ``[len(clip_ids), samples]`` original audio.
     istft : speechbrain.processing.features.ISTFT
-        Inverse of the STFT used for the features.
+        Inverse of the STFT used for the features; its settings put the
+        PNG's axes in seconds and kHz.
     label_encoder : speechbrain.dataio.encoder.CategoricalEncoder
         Maps the predicted index to the class name.
     sample_rate : int
         Sample rate of ``waveforms``.
     logit_scale : float
         Multiplies the classifier's scores before the softmax whose value
-        for the predicted class titles the PNG (ECAPA heads output cosines
-        and are trained with a scale, 30 in upstream's recipes).
+        for the predicted class (the calibrated probability) titles the
+        PNG: ECAPA heads output cosines and are trained with a scale, 30 in
+        upstream's recipes.
 
     Returns
     -------
@@ -81,6 +83,7 @@ def write_interpretations(
         logit_scale * interpretation.logits[:count].float()
     ).softmax(dim=-1)
     predicted = interpretation.predicted_class[:count]
+    grid = SpectrogramGrid.of_stft(istft, n_bins=mask.shape[-1])
     written = []
     for index, clip_id in enumerate(clip_ids):
         clip_folder = os.path.join(folder, str(clip_id))
@@ -103,6 +106,7 @@ def write_interpretations(
             mask[index],
             f"{clip_id}: predicted '{class_name}' (p = {probability:.2f})",
             os.path.join(clip_folder, "interpretation.png"),
+            grid,
         )
         written.append(clip_folder)
     return written

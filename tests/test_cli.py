@@ -264,3 +264,111 @@ def test_failed_push_is_one_line_and_keeps_the_export(tmp_path, capsys):
         captured.err, "could not upload", f"hf upload me/tiny {out_dir}"
     )
     assert (out_dir / "psi.ckpt").is_file()
+
+
+def read_predictions(out):
+    with open(out / "predictions.csv", newline="") as stream:
+        return list(csv.DictReader(stream))
+
+
+def test_interpret_adds_rows_and_a_rerun_replaces_its_row(export_dir, tmp_path):
+    for name in ("dog", "rain"):
+        write_clip(tmp_path / f"{name}.wav")
+    out = tmp_path / "out"
+    interpret = ["--source", str(export_dir), "--out", str(out)]
+    interpret += ["--device", "cpu"]
+    assert main(["interpret", str(tmp_path / "dog.wav"), *interpret]) == 0
+    first = read_predictions(out)
+    rerun = [str(tmp_path / "rain.wav"), str(tmp_path / "dog.wav")]
+    assert main(["interpret", *rerun, *interpret]) == 0
+
+    rows = read_predictions(out)
+    assert [row["file"] for row in rows] == [
+        str(tmp_path / "dog.wav"),
+        str(tmp_path / "rain.wav"),
+    ]
+    assert rows[0]["output"] == first[0]["output"] == str(out / "dog")
+    assert rows[1]["output"] == str(out / "rain")
+
+
+def test_a_new_file_of_the_same_name_gets_its_own_folder(export_dir, tmp_path):
+    clips = [tmp_path / "a" / "dog.wav", tmp_path / "b" / "dog.wav"]
+    out = tmp_path / "out"
+    for seed, clip in enumerate(clips):
+        clip.parent.mkdir()
+        write_clip(clip, seed=seed)
+        status = main(
+            ["interpret", str(clip), "--source", str(export_dir)]
+            + ["--out", str(out), "--device", "cpu"]
+        )
+        assert status == 0
+    outputs = [row["output"] for row in read_predictions(out)]
+    assert outputs == [str(out / "dog"), str(out / "dog_2")]
+
+
+def test_interpret_takes_folders_and_globs_with_a_progress_bar(
+    export_dir, tmp_path, monkeypatch
+):
+    import io
+
+    import tqdm
+
+    bars = []
+
+    class RecordedBar(tqdm.tqdm):
+        def __init__(self, *args, **kwargs):
+            kwargs.update(file=io.StringIO(), disable=False)
+            super().__init__(*args, **kwargs)
+            bars.append(self)
+
+    monkeypatch.setattr(tqdm, "tqdm", RecordedBar)
+    for name in ("clips/a.wav", "clips/sub/b.wav", "more/c.wav", "more/d.wav"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        write_clip(tmp_path / name)
+    (tmp_path / "clips" / "notes.txt").write_text("not audio")
+    out = tmp_path / "out"
+
+    status = main(
+        ["interpret", str(tmp_path / "clips"), str(tmp_path / "more" / "c*")]
+        + [str(tmp_path / "clips" / "a.wav")]
+        + ["--source", str(export_dir), "--out", str(out), "--device", "cpu"]
+    )
+
+    assert status == 0
+    assert [row["file"] for row in read_predictions(out)] == [
+        str(tmp_path / name)
+        for name in ("clips/a.wav", "clips/sub/b.wav", "more/c.wav")
+    ]
+    (bar,) = bars
+    assert (bar.n, bar.total, bar.desc) == (3, 3, "interpreting")
+
+
+@pytest.mark.parametrize(
+    ("argument", "fragment"),
+    [("empty", "no audio file"), ("*.mp3", "no audio file (.wav")],
+)
+def test_folder_or_glob_without_audio_is_one_line(
+    export_dir, tmp_path, capsys, argument, fragment
+):
+    (tmp_path / "empty").mkdir()
+    status = main(
+        ["interpret", str(tmp_path / argument), "--source", str(export_dir)]
+    )
+    assert status == 1
+    assert_one_clear_line(capsys.readouterr().err, argument, fragment)
+
+
+def test_predictions_file_of_other_columns_is_one_line(
+    export_dir, tmp_path, capsys
+):
+    write_clip(tmp_path / "dog.wav")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "predictions.csv").write_text("a,b\n1,2\n")
+    status = main(
+        ["interpret", str(tmp_path / "dog.wav"), "--source", str(export_dir)]
+        + ["--out", str(tmp_path / "out")]
+    )
+    assert status == 1
+    assert_one_clear_line(
+        capsys.readouterr().err, "predictions.csv", "another --out"
+    )

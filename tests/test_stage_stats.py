@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.multiprocessing
 
+from speechbrain_piq.metrics import stage_stats
 from speechbrain_piq.metrics.stage_stats import StageMetrics
 
 NAN = float("nan")
@@ -73,6 +74,27 @@ def test_nan_scores_are_left_out_and_reported(caplog):
     assert math.isnan(summary["never"])
     assert "2 of 4 'comp' scores were NaN" in caplog.text
     assert "no defined 'never' score" in caplog.text
+
+
+def test_clips_without_a_distractor_are_no_warning(caplog):
+    stats = StageMetrics()
+    stats.append(
+        {
+            "distractor_mass": torch.tensor([0.1, NAN, NAN]),
+            "distractor_box_share": torch.tensor([NAN, NAN, NAN]),
+            "comp": torch.tensor([NAN, 1.0, 1.0]),
+        }
+    )
+    with caplog.at_level(logging.DEBUG, logger=stage_stats.__name__):
+        summary = stats.summarize()
+    assert summary["distractor_mass"] == pytest.approx(0.1)
+    assert math.isnan(summary["distractor_box_share"])
+    warned = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.getMessage() for r in warned] == [
+        "StageMetrics: 1 of 3 'comp' scores were NaN (undefined for those "
+        "clips, e.g. an all-zero mask) and are left out of its mean"
+    ]
+    assert "2 of 3 'distractor_mass' scores were NaN" in caplog.text
 
 
 def test_infinite_scores_are_kept_visible():

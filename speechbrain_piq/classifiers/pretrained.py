@@ -19,6 +19,7 @@ from speechbrain.utils.checkpoints import PARAMFILE_EXT, torch_save
 from speechbrain.utils.distributed import run_on_main
 
 from speechbrain_piq.classifiers.base import check_num_classes
+from speechbrain_piq.hub_access import check_hub_access
 from speechbrain_piq.state_dicts import (
     load_fitting_state_dict,
     read_state_dict,
@@ -63,6 +64,9 @@ def load_pretrained_classifier(pretrainer, audio_classifier, out_n_neurons):
         If a checkpoint cannot be fetched (e.g. offline) or a local path does
         not exist; the message says how to point at a local checkpoint or
         train one.
+    ConnectionError
+        At once, if a checkpoint is on the HuggingFace hub, the hub does not
+        answer and ``HF_HUB_OFFLINE`` is not set.
     ValueError
         If a checkpoint does not fit the module built from the hparams
         (class count, missing weights, shapes).
@@ -97,6 +101,13 @@ def load_pretrained_classifier(pretrainer, audio_classifier, out_n_neurons):
             if isinstance(module, torch.nn.Module)
         }
     )
+    for name, path in requested.items():
+        check_hub_access(
+            f"the classifier's {name}",
+            pretrainer.split_path(path)[0],
+            "point the hparams at local checkpoints "
+            "(--embedding_model_path, --classifier_model_path)",
+        )
     try:
         collected = _collect(pretrainer)
     except (OSError, ValueError) as error:

@@ -11,8 +11,9 @@ resumed run keeps its numbering:
 - :func:`run_label_encoder` (``dataio_prep``) loads it, or replaces it with
   the ``label_encoder.txt`` the classifier was trained with when the run
   names one, and checks that it knows every class of the manifests. A file
-  in ESC-50 target order (speechbrain-piq 0.1.0's rule) is named in a
-  warning, as is a classifier's file that renumbers a run with checkpoints.
+  in ESC-50 ``target`` order, where that differs from upstream's, is named
+  in a warning, as is a classifier's file that renumbers a run with
+  checkpoints.
 """
 
 import glob
@@ -219,8 +220,8 @@ def _first_seen(tables):
 
 
 def _warn_if_target_order(label_encoder, tables, path):
-    """Name a file in ESC-50 target order (speechbrain-piq 0.1.0's rule)
-    where upstream's order differs: it mislabels a hub classifier."""
+    """Name a file in ESC-50 ``target`` order where upstream's order
+    differs: it mislabels a hub classifier."""
     columns = ("target", "fold", "class_string")
     if not all(
         column in table.columns

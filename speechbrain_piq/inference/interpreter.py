@@ -33,6 +33,7 @@ from speechbrain_piq.interpretation import (
     masked_spectrograms,
     spectrogram_to_waveform,
 )
+from speechbrain_piq.plotting import SpectrogramGrid
 
 logger = get_logger(__name__)
 
@@ -378,6 +379,9 @@ class PIQAudioInterpreter(Pretrained):
         logit_scale = getattr(self.hparams, "logit_scale", 1.0)
         probabilities = (logit_scale * found.logits.float()).softmax(dim=-1)
         ind2lab = self.hparams.label_encoder.ind2lab
+        grid = SpectrogramGrid.of_stft(
+            self.mods.compute_istft, n_bins=mask.shape[-1]
+        )
         results = []
         for index, class_index in enumerate(found.predicted_class.tolist()):
             results.append(
@@ -389,6 +393,7 @@ class PIQAudioInterpreter(Pretrained):
                     probability=float(probabilities[index, class_index]),
                     class_index=class_index,
                     sample_rate=self.sample_rate,
+                    grid=grid,
                 )
             )
         return results

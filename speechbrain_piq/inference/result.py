@@ -2,11 +2,12 @@
 
 import os
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 from speechbrain.dataio import audio_io
 
-from speechbrain_piq.plotting import plot_interpretation
+from speechbrain_piq.plotting import SpectrogramGrid, plot_interpretation
 
 WAV_NAME = "interpretation.wav"
 PNG_NAME = "interpretation.png"
@@ -37,6 +38,9 @@ class InterpretationResult:
         Index of the predicted class in the label encoder.
     sample_rate : int
         Sample rate of ``interpretation``, in Hz (the model's).
+    grid : SpectrogramGrid, optional
+        The STFT settings of ``mask`` and ``logpower``, which put the PNG's
+        axes in seconds and kHz (frames and bins without them).
 
     Example
     -------
@@ -60,6 +64,7 @@ class InterpretationResult:
     probability: float
     class_index: int
     sample_rate: int
+    grid: Optional[SpectrogramGrid] = None
 
     def __str__(self):
         seconds = self.interpretation.shape[-1] / self.sample_rate
@@ -90,7 +95,7 @@ class InterpretationResult:
         -------
         >>> result = InterpretationResult(
         ...     torch.zeros(1600), torch.rand(9, 5), torch.rand(9, 5),
-        ...     "dog", 0.93, 0, 16000,
+        ...     "dog", 0.93, 0, 16000, SpectrogramGrid(16000, 186, 8),
         ... )
         >>> paths = result.save(getfixture("tmp_path") / "dog")
         >>> sorted(os.path.basename(path) for path in paths.values())
@@ -113,5 +118,6 @@ class InterpretationResult:
             self.mask,
             f"predicted '{self.label}' (p = {self.probability:.2f})",
             paths["png"],
+            self.grid,
         )
         return paths

@@ -7,13 +7,11 @@ was meant and how to fix it.
 """
 
 import os
-import re
 
 import ruamel.yaml
 from speechbrain.utils.fetching import FetchConfig, LocalStrategy, fetch
 
-# owner/name, as the hub spells repo ids.
-HUB_REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+from speechbrain_piq.hub_access import HUB_REPO_ID, check_hub_access
 
 # Top-level entries that SpeechBrain's Pretrained.from_hparams reads.
 LOADING_KEYS = ("modules", "pretrainer")
@@ -99,6 +97,9 @@ def fetch_hparams(
     ------
     FileNotFoundError
         If a local folder has no such file, or the hub cannot provide it.
+    ConnectionError
+        If ``source`` is a hub repo, the hub does not answer and
+        ``HF_HUB_OFFLINE`` is not set.
 
     Example
     -------
@@ -114,6 +115,11 @@ def fetch_hparams(
                 f"{source} has no {hparams_file}, so it is not a PIQ "
                 f"interpreter folder; {HOW_TO_GET_ONE}"
             )
+    check_hub_access(
+        "the interpreter",
+        source,
+        "pass a folder written by 'speechbrain-piq export' as --source",
+    )
     try:
         return fetch(
             hparams_file,

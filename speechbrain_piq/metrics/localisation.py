@@ -30,6 +30,8 @@ SCORE_NAMES = (
     "distractor_mass",
     "distractor_box_share",
 )
+# Undefined (NaN) for every clip without a distractor: expected, not a fault.
+DISTRACTOR_SCORE_NAMES = ("distractor_mass", "distractor_box_share")
 
 
 def region_to_tf_mask(

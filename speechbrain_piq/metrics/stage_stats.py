@@ -14,6 +14,8 @@ from speechbrain.utils.distributed import (
 )
 from speechbrain.utils.logger import get_logger
 
+from speechbrain_piq.metrics.localisation import DISTRACTOR_SCORE_NAMES
+
 logger = get_logger(__name__)
 
 
@@ -60,8 +62,15 @@ class StageMetrics:
     stage loss is.
 
     NaN entries (a metric undefined for a clip, such as SPS of an all-zero
-    mask) are left out of that metric's sum and count; ``summarize`` logs
-    how many were left out, so they are never silent.
+    mask) are left out of that metric's sum and count. ``summarize`` warns,
+    once per metric and stage, how many were left out, so they are never
+    silent; for the metrics in ``undefined_ok`` (those of a distractor,
+    which most clips lack) the count is only a debug message.
+
+    Arguments
+    ---------
+    undefined_ok : iterable of str
+        Metrics that are undefined for some clips by design.
 
     ``summarize`` returns ``{name: mean}`` over every entry appended since
     the last ``reset``. When ``torch.distributed`` is initialised, the sums
@@ -82,7 +91,8 @@ class StageMetrics:
     {}
     """
 
-    def __init__(self):
+    def __init__(self, undefined_ok=DISTRACTOR_SCORE_NAMES):
+        self.undefined_ok = frozenset(undefined_ok)
         self.reset()
 
     def reset(self):
@@ -122,7 +132,8 @@ class StageMetrics:
     def summarize(self):
         """Return the mean of each metric over the stage (and all ranks).
 
-        A metric whose entries were all NaN has a NaN mean, with a warning.
+        A metric whose entries were all NaN has a NaN mean, with a warning
+        (a debug message for the metrics in ``undefined_ok``).
 
         Returns
         -------
@@ -136,17 +147,18 @@ class StageMetrics:
         totals = ddp_all_reduce(totals, torch.distributed.ReduceOp.SUM)
         summary = {}
         for name, (total, count, nan_count) in zip(names, totals.tolist()):
+            log = logger.debug if name in self.undefined_ok else logger.warning
             if nan_count:
-                logger.warning(
+                log(
                     "StageMetrics: %d of %d %r scores were NaN (undefined "
-                    "for those clips, e.g. an all-zero mask, or no "
-                    "distractor to measure) and are left out of its mean",
+                    "for those clips, e.g. an all-zero mask) and are left "
+                    "out of its mean",
                     nan_count,
                     nan_count + count,
                     name,
                 )
             if not count:
-                logger.warning(
+                log(
                     "StageMetrics: no defined %r score this stage; its mean "
                     "is reported as nan",
                     name,
