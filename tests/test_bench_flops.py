@@ -83,6 +83,11 @@ def test_print_tables_adds_the_sustained_rates_of_a_measurement(capsys):
             "psi_forward_backward": 460.0,
             "decoder_layers": {0: 10.0, 9: 300.0, 12: 45.0},
         },
+        "upstream_parts": {
+            "classifier_forward": 40.0,
+            "psi_forward_backward": 920.0,
+            "decoder_layers": {},
+        },
     }
     throughput = {
         "meta": {
@@ -108,5 +113,6 @@ def test_print_tables_adds_the_sustained_rates_of_a_measurement(capsys):
     print_tables([row], throughput)
     printed = capsys.readouterr().out
     assert "| conv2d | 500.0 | 700.0 | 1.40x |" in printed
+    assert "| conv2d | 460.0 | 920.0 | 0.50 |" in printed
     assert "9: 300.0, 12: 45.0 | 75 % |" in printed
     assert "| conv2d | 50.0 | 63.0 | 50.0 | 6.0 |" in printed
