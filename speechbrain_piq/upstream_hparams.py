@@ -101,7 +101,7 @@ def is_upstream_layout(hparams):
 
 
 def from_upstream_hparams(hparams, hparams_file="hparams"):
-    """This recipe's hparams for hparams of upstream's PIQ recipe.
+    """Maps hparams of upstream's PIQ recipe to this recipe's.
 
     The objects upstream's file built (classifier, PSI, Pretrainer,
     Checkpointer, optimizer, loggers) are kept as they are; the renamed ones
