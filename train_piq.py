@@ -4,6 +4,9 @@
     python train_piq.py hparams/piq.yaml --data_folder=/path/to/ESC-50-master
     python train_piq.py hparams/piq_vit.yaml --data_folder=... --K 512
 
+Upstream SpeechBrain's ``recipes/ESC50/interpret/hparams`` files run too
+(docs/upstream_compatibility.md).
+
 Prepares the data (main process only), loads the classifier, trains PSI,
 then evaluates the best checkpoint on the test folds, writing
 ``test_metrics.json`` and listening outputs under ``output_folder``.
@@ -26,6 +29,8 @@ from speechbrain_piq.recipe import (
     prepare_recipe_data,
     tensorboard_logger,
 )
+from speechbrain_piq.upstream_checkpoints import read_upstream_checkpoints
+from speechbrain_piq.upstream_hparams import from_upstream_hparams
 
 
 def main(argv):
@@ -34,6 +39,8 @@ def main(argv):
     sb.utils.distributed.ddp_init_group(run_opts)
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
+    hparams = from_upstream_hparams(hparams, hparams_file)
+    read_upstream_checkpoints(hparams["checkpointer"])
     check_recipe_hparams(hparams)
     check_resumable(hparams["checkpointer"], hparams["output_folder"])
     sb.create_experiment_directory(

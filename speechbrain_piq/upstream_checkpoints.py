@@ -1,0 +1,86 @@
+"""Resumes training folders written by upstream's PIQ recipe.
+
+Upstream's ``Checkpointer`` saves PSI as the recoverable ``psi_model`` and
+does not save the learning-rate scheduler; this recipe's saves ``psi`` and
+``lr_annealing``. :func:`read_upstream_checkpoints` lets this recipe's
+``Checkpointer`` load such a folder: PSI is saved and loaded there under
+upstream's name, so the folder stays one run that either recipe resumes,
+and a recoverable that upstream's checkpoints lack starts afresh.
+"""
+
+from speechbrain.utils.logger import get_logger
+
+logger = get_logger(__name__)
+
+# This recipe's recoverable -> upstream's name for it.
+UPSTREAM_NAMES = {"psi": "psi_model"}
+
+
+def read_upstream_checkpoints(checkpointer):
+    """Adapts ``checkpointer`` in place to a folder of upstream checkpoints.
+
+    Nothing changes when the folder holds no checkpoint with an upstream
+    name (a new run, or one of this recipe).
+
+    Arguments
+    ---------
+    checkpointer : speechbrain.utils.checkpoints.Checkpointer
+        This recipe's checkpointer (recoverables ``psi``, ``counter``,
+        ``lr_annealing``), before the Brain adds its own.
+
+    Returns
+    -------
+    list of str
+        The recoverables renamed to upstream's names.
+
+    Example
+    -------
+    >>> import torch
+    >>> from speechbrain.utils.checkpoints import Checkpointer
+    >>> folder = getfixture("tmp_path")
+    >>> upstream_psi = torch.nn.Linear(2, 2)
+    >>> _ = Checkpointer(folder, {"psi_model": upstream_psi}).save_checkpoint()
+    >>> psi, scheduler = torch.nn.Linear(2, 2), torch.nn.Linear(1, 1)
+    >>> ours = Checkpointer(folder, {"psi": psi, "lr_annealing": scheduler})
+    >>> read_upstream_checkpoints(ours)
+    ['psi']
+    >>> _ = ours.recover_if_possible()
+    >>> torch.equal(psi.weight, upstream_psi.weight)
+    True
+    """
+    checkpoints = checkpointer.list_checkpoints()
+    saved = {name for ckpt in checkpoints for name in ckpt.paramfiles}
+    renamed = [
+        name
+        for name, upstream_name in UPSTREAM_NAMES.items()
+        if name in checkpointer.recoverables
+        and name not in saved
+        and upstream_name in saved
+    ]
+    if not renamed:
+        return renamed
+    for name in renamed:
+        _rename_recoverable(checkpointer, name, UPSTREAM_NAMES[name])
+        logger.info(
+            f"{checkpointer.checkpoints_dir} holds upstream checkpoints: "
+            f"{name} is saved and loaded there as {UPSTREAM_NAMES[name]}"
+        )
+    for name in checkpointer.recoverables:
+        if any(name not in ckpt.paramfiles for ckpt in checkpoints):
+            checkpointer.optional_recoverables[name] = True
+            logger.info(
+                f"{checkpointer.checkpoints_dir}: upstream checkpoints have "
+                f"no {name}; it starts afresh when one of them is loaded"
+            )
+    return renamed
+
+
+def _rename_recoverable(checkpointer, name, new_name):
+    """Registers recoverable ``name`` (and its hooks) as ``new_name``."""
+    checkpointer.add_recoverable(
+        new_name,
+        checkpointer.recoverables.pop(name),
+        custom_load_hook=checkpointer.custom_load_hooks.pop(name, None),
+        custom_save_hook=checkpointer.custom_save_hooks.pop(name, None),
+        optional_load=checkpointer.optional_recoverables.pop(name, False),
+    )
