@@ -30,16 +30,20 @@ from speechbrain_piq.recipe import (
     tensorboard_logger,
 )
 from speechbrain_piq.upstream_checkpoints import read_upstream_checkpoints
-from speechbrain_piq.upstream_hparams import from_upstream_hparams
+from speechbrain_piq.upstream_hparams import (
+    from_upstream_hparams,
+    split_overrides,
+)
 
 
 def main(argv):
     """Runs the recipe for the command-line arguments ``argv``."""
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
     sb.utils.distributed.ddp_init_group(run_opts)
+    overrides, recipe_options = split_overrides(hparams_file, overrides)
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
-    hparams = from_upstream_hparams(hparams, hparams_file)
+    hparams = from_upstream_hparams(hparams, hparams_file, recipe_options)
     read_upstream_checkpoints(hparams["checkpointer"])
     check_recipe_hparams(hparams)
     check_resumable(hparams["checkpointer"], hparams["output_folder"])

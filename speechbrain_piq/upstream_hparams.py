@@ -12,8 +12,11 @@ this recipe cannot honour stop the run in one ``ValueError`` naming them all;
 options it ignores are named in one warning.
 """
 
+import io
 import os
 
+import ruamel.yaml
+from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.logger import get_logger
 
 from speechbrain_piq.classifiers import (
@@ -60,6 +63,14 @@ DEFAULTS = {
 }
 # Listening outputs written per stage when ``save_interpretations`` is True.
 N_INTERPRETATIONS = 4
+# This recipe's options that may be given on the command line with an
+# upstream file, which does not define them.
+RECIPE_OPTIONS = (
+    *DEFAULTS,
+    "n_interpretations",
+    "logit_scale",
+    "channels_last",
+)
 
 # Options upstream's script reads that this recipe replaces: it writes its
 # manifests into save_folder itself.
@@ -100,7 +111,7 @@ def is_upstream_layout(hparams):
     return UPSTREAM_MARKER in hparams and "pretrainer" not in hparams
 
 
-def from_upstream_hparams(hparams, hparams_file="hparams"):
+def from_upstream_hparams(hparams, hparams_file="hparams", options=None):
     """Maps hparams of upstream's PIQ recipe to this recipe's.
 
     The objects upstream's file built (classifier, PSI, Pretrainer,
@@ -115,6 +126,9 @@ def from_upstream_hparams(hparams, hparams_file="hparams"):
         Loaded hyperparameters (``load_hyperpyyaml`` output).
     hparams_file : str
         Named in errors.
+    options : dict, optional
+        This recipe's options given on the command line
+        (:func:`split_overrides`); they replace the defaults.
 
     Returns
     -------
@@ -155,16 +169,16 @@ def from_upstream_hparams(hparams, hparams_file="hparams"):
     if not is_upstream_layout(hparams):
         return hparams
     _check_supported(hparams, hparams_file)
-    ours = dict(hparams)
+    ours = {**hparams, **(options or {})}
     for upstream_key, our_key in RENAMED.items():
         if upstream_key in hparams and our_key not in hparams:
             ours[our_key] = hparams[upstream_key]
             logger.info(f"{hparams_file}: {upstream_key} read as {our_key}")
     for key, value in DEFAULTS.items():
-        if key not in hparams:
+        if key not in ours:
             ours[key] = value
             logger.info(f"{hparams_file}: {key} not given, using {value!r}")
-    if "n_interpretations" not in hparams:
+    if "n_interpretations" not in ours:
         saved = hparams.get("save_interpretations", False)
         ours["n_interpretations"] = N_INTERPRETATIONS if saved else 0
         logger.info(
@@ -196,7 +210,80 @@ def from_upstream_hparams(hparams, hparams_file="hparams"):
             "dataloader_options without shuffling"
         )
     _warn_ignored(hparams, hparams_file)
+    _warn_partition(ours, hparams_file)
     return ours
+
+
+def split_overrides(hparams_file, overrides):
+    r"""Separates, for an upstream file, the command-line overrides of its
+    own entries from this recipe's options it does not define.
+
+    HyperPyYAML refuses to override an entry a file lacks, so the options
+    in ``RECIPE_OPTIONS`` (``--clip_seconds 1.0``...) are handed to
+    :func:`from_upstream_hparams` instead.
+
+    Arguments
+    ---------
+    hparams_file : str
+        The hparams file given to the recipe.
+    overrides : str
+        The overrides as YAML (``speechbrain.parse_arguments``).
+
+    Returns
+    -------
+    file_overrides : str
+        YAML of the overrides of entries the file defines (all of them for
+        a file of this recipe's layout).
+    recipe_options : dict
+        This recipe's options given for an upstream file.
+
+    Raises
+    ------
+    ValueError
+        For an override an upstream file defines not, that is not in
+        ``RECIPE_OPTIONS``.
+
+    Example
+    -------
+    >>> path = getfixture("tmp_path") / "piq.yaml"
+    >>> _ = path.write_text("pretrained_esc50: null\nbatch_size: 16\n")
+    >>> split_overrides(str(path), "batch_size: 2\nclip_seconds: 1.0")
+    ('batch_size: 2\n', {'clip_seconds': 1.0})
+    >>> split_overrides(str(path), "train_folds: [1]")
+    Traceback (most recent call last):
+    ...
+    ValueError: .../piq.yaml has no train_folds: it is upstream's layout, give train_fold_nums instead.
+    """
+    yaml = ruamel.yaml.YAML()
+    with open(hparams_file, encoding="utf-8") as fin:
+        entries = yaml.load(fin) or {}
+    given = yaml.load(overrides or "") or {}
+    if not is_upstream_layout(entries) or set(given) <= set(entries):
+        return overrides, {}
+    upstream_names = {ours: theirs for theirs, ours in RENAMED.items()}
+    extras = ruamel.yaml.comments.CommentedMap()
+    for key in [key for key in given if key not in entries]:
+        if key in upstream_names:
+            raise ValueError(
+                f"{hparams_file} has no {key}: it is upstream's layout, "
+                f"give {upstream_names[key]} instead."
+            )
+        if key not in RECIPE_OPTIONS:
+            raise ValueError(
+                f"{hparams_file} has no {key} (upstream's layout); besides "
+                f"its own entries, give only {', '.join(RECIPE_OPTIONS)}."
+            )
+        extras[key] = given.pop(key)
+    return _dump(yaml, given), load_hyperpyyaml(_dump(yaml, extras))
+
+
+def _dump(yaml, mapping):
+    """YAML text of a ruamel mapping ("" when empty)."""
+    if not mapping:
+        return ""
+    text = io.StringIO()
+    yaml.dump(mapping, text)
+    return text.getvalue()
 
 
 def _check_supported(hparams, hparams_file):
@@ -269,4 +356,21 @@ def _warn_ignored(hparams, hparams_file):
         f"{hparams_file}: {', '.join(ignored)} are ignored: this recipe "
         "writes its manifests into save_folder, and reuses them only while "
         "the data and the options are unchanged."
+    )
+
+
+def _warn_partition(hparams, hparams_file):
+    """Warns when PSI's keys are split among another number of classes
+    than the classifier has: upstream's files give PSI no ``numclasses``,
+    so the lobe's default (50, ESC-50's) holds for any ``out_n_neurons``."""
+    codebook = getattr(hparams["psi"], "codebook", None)
+    numclasses = getattr(codebook, "numclasses", None)
+    n_classes = hparams.get("out_n_neurons")
+    if numclasses is None or n_classes is None or numclasses == n_classes:
+        return
+    logger.warning(
+        f"{hparams_file}: psi_model partitions its keys among {numclasses} "
+        f"classes but out_n_neurons is {n_classes}: only the keys of the "
+        f"first {n_classes} are used; add numclasses: !ref <out_n_neurons> "
+        "to psi_model to use them all."
     )
