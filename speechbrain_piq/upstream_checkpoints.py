@@ -8,6 +8,9 @@ upstream's name, so the folder stays one run that either recipe resumes,
 and a recoverable that upstream's checkpoints lack starts afresh.
 """
 
+import pathlib
+
+from speechbrain.utils.checkpoints import PARAMFILE_EXT
 from speechbrain.utils.logger import get_logger
 
 logger = get_logger(__name__)
@@ -73,6 +76,40 @@ def read_upstream_checkpoints(checkpointer):
                 f"no {name}; it starts afresh when one of them is loaded"
             )
     return renamed
+
+
+def saved_file(checkpoint_folder, name):
+    """The file of recoverable ``name`` in a ``CKPT+`` folder, under
+    upstream's name when only that one is there.
+
+    Arguments
+    ---------
+    checkpoint_folder : str or os.PathLike
+        A ``CKPT+`` folder.
+    name : str
+        This recipe's recoverable name (``psi``).
+
+    Returns
+    -------
+    pathlib.Path
+        ``name.ckpt`` or its upstream counterpart (``psi_model.ckpt``);
+        ``name.ckpt`` when neither exists.
+
+    Example
+    -------
+    >>> folder = getfixture("tmp_path")
+    >>> saved_file(folder, "psi").name
+    'psi.ckpt'
+    >>> (folder / "psi_model.ckpt").touch()
+    >>> saved_file(folder, "psi").name
+    'psi_model.ckpt'
+    """
+    folder = pathlib.Path(checkpoint_folder)
+    ours = folder / f"{name}{PARAMFILE_EXT}"
+    if name not in UPSTREAM_NAMES or ours.exists():
+        return ours
+    upstream = folder / f"{UPSTREAM_NAMES[name]}{PARAMFILE_EXT}"
+    return upstream if upstream.exists() else ours
 
 
 def _rename_recoverable(checkpointer, name, new_name):

@@ -19,6 +19,7 @@ import pytest
 import torch
 import yaml
 from esc50_factory import make_esc50_folder
+from hyperpyyaml import load_hyperpyyaml
 from piq_recipe_factory import N_CLASSES, import_train_piq, tiny_args
 from upstream_recipe_factory import (
     K,
@@ -29,6 +30,14 @@ from upstream_recipe_factory import (
 
 from speechbrain_piq.inference.export import export_run
 from speechbrain_piq.inference.interpreter import PIQAudioInterpreter
+from speechbrain_piq.lobes.models.PIQ import (
+    Conv2dEncoder_v2,
+    VectorQuantizedPSI_Audio,
+)
+from speechbrain_piq.upstream_hparams import (
+    from_upstream_hparams,
+    split_overrides,
+)
 
 train_piq = import_train_piq()
 
@@ -97,17 +106,28 @@ def test_upstream_layout_runs_to_test_metrics(conv2d_run):
     assert (checkpoints[0] / "psi_model.ckpt").is_file()
 
 
-def test_each_mapping_is_logged_and_ignored_options_named_once(
-    data_root, caplog
-):
-    classifier = save_tiny_classifier("conv2d", data_root / "logged")
-    hparams_file = write_upstream_layout(
-        data_root / "logged.yaml", "conv2d", classifier
+def load_mapped(hparams_file, data_root, *args):
+    """The recipe's hparams for an upstream-layout file, as ``train_piq.py``
+    reads them (no training); ``args`` are YAML override lines."""
+    args = (
+        f"data_folder: {data_root / 'data'}",
+        f"output_folder: {data_root / 'mapped'}",
+        *args,
     )
+    overrides, options = split_overrides(str(hparams_file), "\n".join(args))
+    with open(hparams_file, encoding="utf-8") as fin:
+        hparams = load_hyperpyyaml(fin, overrides)
+    return from_upstream_hparams(hparams, str(hparams_file), options)
+
+
+def test_each_mapping_is_logged_and_ignored_options_named_once(
+    data_root, conv2d_run, caplog
+):
+    hparams_file, paths, _ = conv2d_run
     with caplog.at_level(logging.INFO, logger="speechbrain_piq"):
-        train_piq.main(
-            upstream_args(hparams_file, data_root, classifier[0], "logged")
-        )
+        hparams = load_mapped(hparams_file, data_root, "clip_seconds: 2.0")
+    assert hparams["clip_seconds"] == 2.0
+    assert hparams["train_folds"] == [1, 2, 3]
     messages = [r.getMessage() for r in caplog.records]
     for mapping in (
         "pretrained_esc50 read as pretrainer",
@@ -118,6 +138,7 @@ def test_each_mapping_is_logged_and_ignored_options_named_once(
         "compute_stft read as compute_features",
         "save_interpretations: False read as n_interpretations: 0",
         "audio_classifier (Conv2dAudioClassifier)",
+        "best_checkpoint_metric not given, using 'loss'",
     ):
         assert any(mapping in m for m in messages), mapping
     warnings = [
@@ -126,33 +147,35 @@ def test_each_mapping_is_logged_and_ignored_options_named_once(
         if r.levelno == logging.WARNING and "are ignored" in r.getMessage()
     ]
     assert len(warnings) == 1
-    assert "train_annotation, valid_annotation, test_annotation" in (
-        warnings[0]
+    assert (
+        "train_annotation, valid_annotation, test_annotation" in (warnings[0])
     )
     assert "skip_manifest_creation" in warnings[0]
 
 
 @pytest.mark.parametrize("backbone", ["vit", "focalnet"])
-def test_upstream_layout_of_transformer_backbones_runs(data_root, backbone):
+def test_transformer_backbones_run_with_a_blind_speechbrain_swap(
+    data_root, backbone
+):
     classifier = save_tiny_classifier(backbone, data_root / backbone)
     hparams_file = write_upstream_layout(
         data_root / f"piq_{backbone}.yaml", backbone, classifier
     )
+    hparams_file.write_text(swap_speechbrain(hparams_file.read_text()))
+    assert "speechbrain_piq.utils.seed_everything" in hparams_file.read_text()
     train_piq.main(
-        upstream_args(
-            hparams_file, data_root, classifier[0], f"{backbone}_run"
-        )
+        upstream_args(hparams_file, data_root, classifier[0], f"{backbone}_run")
     )
     assert 0 <= read_metrics(data_root / f"{backbone}_run")["fid_in"] <= 1
 
 
-def test_a_blind_speechbrain_swap_runs_on_our_classes(data_root, conv2d_run):
-    hparams_file, paths, _ = conv2d_run
+def test_a_swapped_conv2d_file_builds_our_modules(data_root, conv2d_run):
+    hparams_file, _, _ = conv2d_run
     swapped = data_root / "piq_swapped.yaml"
     swapped.write_text(swap_speechbrain(hparams_file.read_text()))
-    assert "speechbrain_piq.utils.seed_everything" in swapped.read_text()
-    train_piq.main(upstream_args(swapped, data_root, paths, "swapped"))
-    assert 0 <= read_metrics(data_root / "swapped")["fid_in"] <= 1
+    hparams = load_mapped(swapped, data_root)
+    assert isinstance(hparams["psi"], VectorQuantizedPSI_Audio)
+    assert isinstance(hparams["embedding_model"], Conv2dEncoder_v2)
 
 
 @pytest.mark.parametrize("name", UPSTREAM_NAMES)
@@ -184,7 +207,7 @@ def test_options_with_no_counterpart_stop_in_one_error(data_root, conv2d_run):
     assert "use_vq: False" in message
     assert "use_melspectra_log1p: True" in message
     assert "audio_data_folder" in message
-    assert not (data_root / "refused").exists()
+    assert not (data_root / "refused" / "hyperparams.yaml").exists()
 
 
 def test_our_option_names_are_refused_with_upstreams_name(
@@ -198,13 +221,11 @@ def test_our_option_names_are_refused_with_upstreams_name(
         train_piq.main([*args, "--no_such_option", "1"])
 
 
-def test_an_upstream_training_folder_resumes_with_our_hparams(
-    data_root, conv2d_run
-):
-    hparams_file, paths, _ = conv2d_run
-    train_piq.main(upstream_args(hparams_file, data_root, paths, "resumed"))
-    run = data_root / "resumed"
-    # Upstream's recipe stores its own metrics in CKPT.yaml, not ours.
+@pytest.fixture(scope="module")
+def resumed_run(data_root, conv2d_run):
+    """The upstream-layout run, its CKPT.yaml files holding upstream's
+    metrics, resumed for a second epoch with this recipe's hparams."""
+    _, paths, run = conv2d_run
     for meta_file in (run / "save").glob("CKPT+*/CKPT.yaml"):
         meta = yaml.safe_load(meta_file.read_text())
         upstream_meta = {
@@ -215,31 +236,36 @@ def test_an_upstream_training_folder_resumes_with_our_hparams(
         }
         meta_file.write_text(yaml.dump(upstream_meta))
     (run / "test_metrics.json").unlink()
-
     train_piq.main(
         tiny_args(
-            data_root, paths, "resumed", number_of_epochs=2, K=K, clip_seconds=1
+            data_root,
+            paths,
+            run.name,
+            number_of_epochs=2,
+            K=K,
+            clip_seconds=1.0,
         )
     )
-    log = (run / "train_log.txt").read_text()
+    return run
+
+
+def test_an_upstream_training_folder_resumes_with_our_hparams(resumed_run):
+    log = (resumed_run / "train_log.txt").read_text()
     assert log.count("epoch: 1,") == 1, log
     assert "epoch: 2," in log
-    metrics = read_metrics(run)
-    tested = run / "save" / metrics["checkpoint"]
+    tested = resumed_run / "save" / read_metrics(resumed_run)["checkpoint"]
     assert (tested / "psi_model.ckpt").is_file()
     assert not (tested / "psi.ckpt").exists()
 
 
 def test_our_conv2d_export_loads_in_speechbrains_interpreter(
-    data_root, conv2d_run
+    data_root, resumed_run
 ):
     from speechbrain.inference.interpretability import (
         PIQAudioInterpreter as UpstreamInterpreter,
     )
 
-    _, paths, _ = conv2d_run
-    train_piq.main(tiny_args(data_root, paths, "ours", K=K))
-    export = export_run(data_root / "ours", data_root / "export")
+    export = export_run(resumed_run, data_root / "export")
     upstream = UpstreamInterpreter.from_hparams(
         source=str(export),
         savedir=str(data_root / "upstream_savedir"),
@@ -250,8 +276,8 @@ def test_our_conv2d_export_loads_in_speechbrains_interpreter(
     )
     torch.manual_seed(0)
     wavs = torch.randn(2, 16000)
-    wav_upstream, labels = upstream.interpret_batch(wavs)
-    assert wav_upstream.shape[0] == 2
+    waveforms, labels = upstream.interpret_batch(wavs)
+    assert waveforms.shape[0] == 2
     assert labels == [[result.label for result in ours.interpret_batch(wavs)]]
 
 

@@ -135,17 +135,17 @@ CONV2D_WIDTH = 8
 
 def _tiny_vit():
     config = ViTConfig(
-        hidden_size=32,
+        hidden_size=16,
         num_hidden_layers=1,
         num_attention_heads=2,
-        intermediate_size=64,
+        intermediate_size=32,
     )
     return ViTModel(config), ViTAudioClassifier, config.hidden_size
 
 
 def _tiny_focalnet():
     config = FocalNetConfig(
-        embed_dim=8, depths=[1, 1, 1, 1], hidden_sizes=[16, 32, 64, 64]
+        embed_dim=2, depths=[1, 1, 1, 1], hidden_sizes=[4, 8, 16, 16]
     )
     return (
         FocalNetBackbone(config),

@@ -39,6 +39,7 @@ from speechbrain_piq.inference.loading import load_label_encoder
 from speechbrain_piq.inference.model_card import model_card
 from speechbrain_piq.inference.source import check_repo_id
 from speechbrain_piq.state_dicts import read_state_dict
+from speechbrain_piq.upstream_checkpoints import saved_file
 
 try:
     from huggingface_hub.errors import HTTPError as HubHTTPError
@@ -225,7 +226,7 @@ def _run_files(run_dir, training_yaml):
     metric = training_tree(training_yaml).get("best_checkpoint_metric")
     checkpoint = best_checkpoint(save_folder, metric)
     files = {
-        "psi": checkpoint.path / CHECKPOINT_FILES["psi"],
+        "psi": saved_file(checkpoint.path, "psi"),
         "label_encoder": save_folder / CHECKPOINT_FILES["label_encoder"],
     }
     for name in CLASSIFIER_PARTS:
