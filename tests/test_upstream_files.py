@@ -323,7 +323,7 @@ def test_upstreams_actual_files_run(data_root, name, swap):
     hparams_file = data_root / f"actual_{swap}_{name}"
     hparams_file.write_text(swap_speechbrain(text) if swap else text)
     embedding_model = encoder_sizes or entry.split(": ", 1)[1]
-    run = f"actual_{swap}_{name}"
+    run = f"actual_{swap}_{name[:-5]}_run"
     train_piq.main(
         upstream_args(
             hparams_file,
