@@ -86,6 +86,7 @@ SUPPORTED_ONLY = {
     "use_vq": (True, "PSI always quantizes its input"),
     "use_melspectra_log1p": (False, "features are log1p(|STFT|)"),
     "use_pretrained": (True, "PIQ explains a trained classifier"),
+    "use_mask_output": (True, "PIQ explains with a sigmoid mask"),
 }
 
 

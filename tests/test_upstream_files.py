@@ -199,6 +199,8 @@ def test_options_with_no_counterpart_stop_in_one_error(data_root, conv2d_run):
                 "False",
                 "--use_melspectra_log1p",
                 "True",
+                "--use_mask_output",
+                "False",
                 "--audio_data_folder",
                 str(data_root / "elsewhere"),
             )
@@ -206,6 +208,7 @@ def test_options_with_no_counterpart_stop_in_one_error(data_root, conv2d_run):
     message = str(raised.value)
     assert "use_vq: False" in message
     assert "use_melspectra_log1p: True" in message
+    assert "use_mask_output: False" in message
     assert "audio_data_folder" in message
     assert not (data_root / "refused" / "hyperparams.yaml").exists()
 
