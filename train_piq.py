@@ -30,10 +30,8 @@ from speechbrain_piq.recipe import (
     tensorboard_logger,
 )
 from speechbrain_piq.upstream_checkpoints import read_upstream_checkpoints
-from speechbrain_piq.upstream_hparams import (
-    from_upstream_hparams,
-    split_overrides,
-)
+from speechbrain_piq.upstream_hparams import from_upstream_hparams
+from speechbrain_piq.upstream_overrides import split_overrides
 
 
 def main(argv):

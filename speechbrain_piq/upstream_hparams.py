@@ -12,11 +12,8 @@ this recipe cannot honour stop the run in one ``ValueError`` naming them all;
 options it ignores are named in one warning.
 """
 
-import io
 import os
 
-import ruamel.yaml
-from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.logger import get_logger
 
 from speechbrain_piq.classifiers import (
@@ -72,6 +69,31 @@ RECIPE_OPTIONS = (
     "channels_last",
 )
 
+# Entries of upstream's files that the mapping and the recipe read.
+REQUIRED = (
+    "psi_model",
+    "embedding_model",
+    "classifier",
+    "modules",
+    "sample_rate",
+    "n_fft",
+    "hop_length",
+    "win_length",
+    "dataloader_options",
+    "out_n_neurons",
+    "data_folder",
+    "output_folder",
+    "save_folder",
+    "epoch_counter",
+    "checkpointer",
+    "opt_class",
+    "lr_annealing",
+    "train_logger",
+    "mask_th",
+    "use_mask_output",
+    "rec_loss_coef",
+    "interpret_period",
+)
 # Options upstream's script reads that this recipe replaces: it writes its
 # manifests into save_folder itself.
 IGNORED = (
@@ -129,7 +151,8 @@ def from_upstream_hparams(hparams, hparams_file="hparams", options=None):
         Named in errors.
     options : dict, optional
         This recipe's options given on the command line
-        (:func:`split_overrides`); they replace the defaults.
+        (:func:`speechbrain_piq.upstream_overrides.split_overrides`); they
+        replace the defaults.
 
     Returns
     -------
@@ -145,14 +168,15 @@ def from_upstream_hparams(hparams, hparams_file="hparams", options=None):
     -------
     >>> import torch
     >>> from speechbrain_piq.lobes.models.PIQ import Conv2dEncoder_v2
-    >>> hparams = {
+    >>> hparams = dict.fromkeys(REQUIRED)  # upstream files' other entries
+    >>> hparams |= {
     ...     "pretrained_esc50": "the Pretrainer", "psi_model": "PSI",
     ...     "embedding_model": Conv2dEncoder_v2(dim=8),
     ...     "classifier": torch.nn.Linear(8, 3),
     ...     "modules": {"psi": "PSI", "compute_stft": None,
     ...                 "compute_istft": None},
     ...     "sample_rate": 16000, "n_fft": 512, "hop_length": 10,
-    ...     "win_length": 20, "use_vq": True,
+    ...     "win_length": 20, "use_vq": True, "use_mask_output": True,
     ...     "dataloader_options": {"batch_size": 2, "shuffle": True},
     ... }
     >>> ours = from_upstream_hparams(hparams)
@@ -166,6 +190,10 @@ def from_upstream_hparams(hparams, hparams_file="hparams", options=None):
     Traceback (most recent call last):
     ...
     ValueError: hparams: use_vq: False is not supported here (PSI always quantizes its input); set use_vq: True.
+    >>> from_upstream_hparams({"pretrained_esc50": None, "psi_model": None})
+    Traceback (most recent call last):
+    ...
+    ValueError: hparams is in the layout of upstream's PIQ recipe (it has pretrained_esc50) but lacks embedding_model, ...
     """
     if not is_upstream_layout(hparams):
         return hparams
@@ -215,80 +243,18 @@ def from_upstream_hparams(hparams, hparams_file="hparams", options=None):
     return ours
 
 
-def split_overrides(hparams_file, overrides):
-    r"""Separates, for an upstream file, the command-line overrides of its
-    own entries from this recipe's options it does not define.
-
-    HyperPyYAML refuses to override an entry a file lacks, so the options
-    in ``RECIPE_OPTIONS`` (``--clip_seconds 1.0``...) are handed to
-    :func:`from_upstream_hparams` instead.
-
-    Arguments
-    ---------
-    hparams_file : str
-        The hparams file given to the recipe.
-    overrides : str
-        The overrides as YAML (``speechbrain.parse_arguments``).
-
-    Returns
-    -------
-    file_overrides : str
-        YAML of the overrides of entries the file defines (all of them for
-        a file of this recipe's layout).
-    recipe_options : dict
-        This recipe's options given for an upstream file.
-
-    Raises
-    ------
-    ValueError
-        For an override an upstream file defines not, that is not in
-        ``RECIPE_OPTIONS``.
-
-    Example
-    -------
-    >>> path = getfixture("tmp_path") / "piq.yaml"
-    >>> _ = path.write_text("pretrained_esc50: null\nbatch_size: 16\n")
-    >>> split_overrides(str(path), "batch_size: 2\nclip_seconds: 1.0")
-    ('batch_size: 2\n', {'clip_seconds': 1.0})
-    >>> split_overrides(str(path), "train_folds: [1]")
-    Traceback (most recent call last):
-    ...
-    ValueError: .../piq.yaml has no train_folds: it is upstream's layout, give train_fold_nums instead.
-    """
-    yaml = ruamel.yaml.YAML()
-    with open(hparams_file, encoding="utf-8") as fin:
-        entries = yaml.load(fin) or {}
-    given = yaml.load(overrides or "") or {}
-    if not is_upstream_layout(entries) or set(given) <= set(entries):
-        return overrides, {}
-    upstream_names = {ours: theirs for theirs, ours in RENAMED.items()}
-    extras = ruamel.yaml.comments.CommentedMap()
-    for key in [key for key in given if key not in entries]:
-        if key in upstream_names:
-            raise ValueError(
-                f"{hparams_file} has no {key}: it is upstream's layout, "
-                f"give {upstream_names[key]} instead."
-            )
-        if key not in RECIPE_OPTIONS:
-            raise ValueError(
-                f"{hparams_file} has no {key} (upstream's layout); besides "
-                f"its own entries, give only {', '.join(RECIPE_OPTIONS)}."
-            )
-        extras[key] = given.pop(key)
-    return _dump(yaml, given), load_hyperpyyaml(_dump(yaml, extras))
-
-
-def _dump(yaml, mapping):
-    """YAML text of a ruamel mapping ("" when empty)."""
-    if not mapping:
-        return ""
-    text = io.StringIO()
-    yaml.dump(mapping, text)
-    return text.getvalue()
-
-
 def _check_supported(hparams, hparams_file):
     """One ``ValueError`` naming every option this recipe cannot honour."""
+    missing = [key for key in REQUIRED if key not in hparams]
+    if "compute_istft" not in hparams.get("modules", {}):
+        missing.append("modules: compute_istft")
+    if missing:
+        raise ValueError(
+            f"{hparams_file} is in the layout of upstream's PIQ recipe "
+            f"(it has {UPSTREAM_MARKER}) but lacks {', '.join(missing)}; "
+            "start from upstream's recipes/ESC50/interpret/hparams/piq.yaml "
+            "or from this recipe's hparams/piq.yaml."
+        )
     problems = [
         f"{key}: {hparams[key]} is not supported here ({why}); "
         f"set {key}: {value}"

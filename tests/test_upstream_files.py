@@ -34,10 +34,8 @@ from speechbrain_piq.lobes.models.PIQ import (
     Conv2dEncoder_v2,
     VectorQuantizedPSI_Audio,
 )
-from speechbrain_piq.upstream_hparams import (
-    from_upstream_hparams,
-    split_overrides,
-)
+from speechbrain_piq.upstream_hparams import from_upstream_hparams
+from speechbrain_piq.upstream_overrides import split_overrides
 
 train_piq = import_train_piq()
 
