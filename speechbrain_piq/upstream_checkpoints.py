@@ -13,6 +13,8 @@ import pathlib
 from speechbrain.utils.checkpoints import PARAMFILE_EXT
 from speechbrain.utils.logger import get_logger
 
+from speechbrain_piq.checkpoint_errors import clear_checkpoint_errors
+
 logger = get_logger(__name__)
 
 # This recipe's recoverable -> upstream's name for it.
@@ -51,7 +53,8 @@ def read_upstream_checkpoints(checkpointer):
     >>> torch.equal(psi.weight, upstream_psi.weight)
     True
     """
-    checkpoints = checkpointer.list_checkpoints()
+    with clear_checkpoint_errors(checkpointer):
+        checkpoints = checkpointer.list_checkpoints()
     saved = {name for ckpt in checkpoints for name in ckpt.paramfiles}
     renamed = [
         name
