@@ -41,8 +41,9 @@ def main(argv):
     overrides, recipe_options = split_overrides(hparams_file, overrides)
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
-    hparams = from_upstream_hparams(hparams, hparams_file, recipe_options)
-    read_upstream_checkpoints(hparams["checkpointer"])
+    mapped = from_upstream_hparams(hparams, hparams_file, recipe_options)
+    hparams = mapped.hparams
+    mapped.notes.extend(read_upstream_checkpoints(hparams["checkpointer"]))
     check_recipe_hparams(hparams)
     check_resumable(hparams["checkpointer"], hparams["output_folder"])
     sb.create_experiment_directory(
@@ -50,6 +51,7 @@ def main(argv):
         hyperparams_to_save=hparams_file,
         overrides=overrides,
     )
+    mapped.log()  # now that the experiment's logging is set up
     classifier_files = load_pretrained_classifier(
         hparams["pretrainer"],
         hparams["audio_classifier"],

@@ -8,14 +8,12 @@ upstream's name, so the folder stays one run that either recipe resumes,
 and a recoverable that upstream's checkpoints lack starts afresh.
 """
 
+import logging
 import pathlib
 
 from speechbrain.utils.checkpoints import PARAMFILE_EXT
-from speechbrain.utils.logger import get_logger
 
 from speechbrain_piq.checkpoint_errors import clear_checkpoint_errors
-
-logger = get_logger(__name__)
 
 # This recipe's recoverable -> upstream's name for it.
 UPSTREAM_NAMES = {"psi": "psi_model"}
@@ -35,8 +33,9 @@ def read_upstream_checkpoints(checkpointer):
 
     Returns
     -------
-    list of str
-        The recoverables renamed to upstream's names.
+    list
+        Notes on what changed, ``(logging level, message)`` pairs to log
+        once the experiment's logging is set up.
 
     Example
     -------
@@ -47,8 +46,10 @@ def read_upstream_checkpoints(checkpointer):
     >>> _ = Checkpointer(folder, {"psi_model": upstream_psi}).save_checkpoint()
     >>> psi, scheduler = torch.nn.Linear(2, 2), torch.nn.Linear(1, 1)
     >>> ours = Checkpointer(folder, {"psi": psi, "lr_annealing": scheduler})
-    >>> read_upstream_checkpoints(ours)
-    ['psi']
+    >>> for level, message in read_upstream_checkpoints(ours):
+    ...     print(message.split(": ", 1)[1])
+    psi is saved and loaded there as psi_model
+    upstream checkpoints have no lr_annealing; it starts afresh when one of them is loaded
     >>> _ = ours.recover_if_possible()
     >>> torch.equal(psi.weight, upstream_psi.weight)
     True
@@ -64,21 +65,22 @@ def read_upstream_checkpoints(checkpointer):
         and upstream_name in saved
     ]
     if not renamed:
-        return renamed
+        return []
+    notes = []
     for name in renamed:
         _rename_recoverable(checkpointer, name, UPSTREAM_NAMES[name])
-        logger.info(
+        notes.append(
             f"{checkpointer.checkpoints_dir} holds upstream checkpoints: "
             f"{name} is saved and loaded there as {UPSTREAM_NAMES[name]}"
         )
     for name in checkpointer.recoverables:
         if any(name not in ckpt.paramfiles for ckpt in checkpoints):
             checkpointer.optional_recoverables[name] = True
-            logger.info(
+            notes.append(
                 f"{checkpointer.checkpoints_dir}: upstream checkpoints have "
                 f"no {name}; it starts afresh when one of them is loaded"
             )
-    return renamed
+    return [(logging.INFO, note) for note in notes]
 
 
 def saved_file(checkpoint_folder, name):

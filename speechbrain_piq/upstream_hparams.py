@@ -12,7 +12,9 @@ this recipe cannot honour stop the run in one ``ValueError`` naming them all;
 options it ignores are named in one warning.
 """
 
+import logging
 import os
+from typing import NamedTuple
 
 from speechbrain.utils.logger import get_logger
 
@@ -112,6 +114,21 @@ SUPPORTED_ONLY = {
 }
 
 
+class MappedHparams(NamedTuple):
+    """Hparams in this recipe's layout, with notes on how an upstream file
+    was read: ``(logging level, message)`` pairs, logged by :meth:`log`
+    once the experiment's logging is set up (before, INFO lines go
+    nowhere)."""
+
+    hparams: dict
+    notes: list
+
+    def log(self):
+        """Logs the notes (one line per mapping, one per warning)."""
+        for level, message in self.notes:
+            logger.log(level, message)
+
+
 def is_upstream_layout(hparams):
     """True for hparams laid out as upstream's PIQ recipe lays them out.
 
@@ -156,8 +173,9 @@ def from_upstream_hparams(hparams, hparams_file="hparams", options=None):
 
     Returns
     -------
-    dict
-        A new dict with this recipe's keys (upstream's kept too).
+    MappedHparams
+        A new dict with this recipe's keys (upstream's kept too), and the
+        notes on the mapping (none for this recipe's own layout).
 
     Raises
     ------
@@ -179,7 +197,9 @@ def from_upstream_hparams(hparams, hparams_file="hparams", options=None):
     ...     "win_length": 20, "use_vq": True, "use_mask_output": True,
     ...     "dataloader_options": {"batch_size": 2, "shuffle": True},
     ... }
-    >>> ours = from_upstream_hparams(hparams)
+    >>> ours, notes = from_upstream_hparams(hparams)
+    >>> notes[0]
+    (20, 'hparams: pretrained_esc50 read as pretrainer')
     >>> ours["pretrainer"], ours["psi"], sorted(ours["modules"])
     ('the Pretrainer', 'PSI', ['compute_features', 'compute_istft', 'psi'])
     >>> type(ours["audio_classifier"]).__name__
@@ -196,26 +216,35 @@ def from_upstream_hparams(hparams, hparams_file="hparams", options=None):
     ValueError: hparams is in the layout of upstream's PIQ recipe (it has pretrained_esc50) but lacks embedding_model, ...
     """
     if not is_upstream_layout(hparams):
-        return hparams
+        return MappedHparams(hparams, [])
     _check_supported(hparams, hparams_file)
     ours = {**hparams, **(options or {})}
+    notes = []
+
+    def note(message, level=logging.INFO):
+        notes.append((level, f"{hparams_file}: {message}"))
+
     for upstream_key, our_key in RENAMED.items():
         if upstream_key in hparams and our_key not in hparams:
             ours[our_key] = hparams[upstream_key]
-            logger.info(f"{hparams_file}: {upstream_key} read as {our_key}")
+            note(f"{upstream_key} read as {our_key}")
     for key, value in DEFAULTS.items():
         if key not in ours:
             ours[key] = value
-            logger.info(f"{hparams_file}: {key} not given, using {value!r}")
+            note(f"{key} not given, using {value!r}")
     if "n_interpretations" not in ours:
         saved = hparams.get("save_interpretations", False)
         ours["n_interpretations"] = N_INTERPRETATIONS if saved else 0
-        logger.info(
-            f"{hparams_file}: save_interpretations: {saved} read as "
+        note(
+            f"save_interpretations: {saved} read as "
             f"n_interpretations: {ours['n_interpretations']}"
         )
     if "audio_classifier" not in hparams:
         ours["audio_classifier"] = _audio_classifier(hparams, hparams_file)
+        note(
+            "embedding_model and classifier read as audio_classifier "
+            f"({type(ours['audio_classifier']).__name__})"
+        )
     if "compute_features" not in hparams:
         ours["compute_features"] = LogPowerSpectrogram(
             sample_rate=hparams["sample_rate"],
@@ -224,23 +253,27 @@ def from_upstream_hparams(hparams, hparams_file="hparams", options=None):
             win_length=hparams["win_length"],
             spec_mag_power=ours["spec_mag_power"],
         )
-        logger.info(
-            f"{hparams_file}: compute_stft read as compute_features "
+        note(
+            "compute_stft read as compute_features "
             "(log1p(|STFT|), the classifier's input)"
         )
-    ours["modules"] = _modules(ours, hparams_file)
+    ours["modules"] = _modules(ours)
+    dropped = sorted(set(hparams["modules"]) - set(ours["modules"]))
+    if dropped:
+        note(f"modules {dropped} replaced by compute_features")
     if "eval_dataloader_options" not in hparams:
         ours["eval_dataloader_options"] = {
             **hparams["dataloader_options"],
             "shuffle": False,
         }
-        logger.info(
-            f"{hparams_file}: eval_dataloader_options are "
-            "dataloader_options without shuffling"
-        )
-    _warn_ignored(hparams, hparams_file)
-    _warn_partition(ours, hparams_file)
-    return ours
+        note("eval_dataloader_options are dataloader_options without shuffling")
+    ignored = _ignored(hparams)
+    if ignored:
+        note(ignored, logging.WARNING)
+    partition = _partition_mismatch(ours)
+    if partition:
+        note(partition, logging.WARNING)
+    return MappedHparams(ours, notes)
 
 
 def _check_supported(hparams, hparams_file):
@@ -291,53 +324,44 @@ def _audio_classifier(hparams, hparams_file):
             "upstream's PIQ recipe and this one explain conv2d, vit and "
             "focalnet classifiers only"
         )
-    adapter = ADAPTERS[model_type]
-    logger.info(
-        f"{hparams_file}: embedding_model and classifier read as "
-        f"audio_classifier ({adapter.__name__})"
-    )
-    return adapter(embedding_model, hparams["classifier"])
+    return ADAPTERS[model_type](embedding_model, hparams["classifier"])
 
 
-def _modules(hparams, hparams_file):
+def _modules(hparams):
     """The Brain's modules: PSI, the features and the inverse STFT."""
-    modules = {
+    return {
         "psi": hparams["psi"],
         "compute_features": hparams["compute_features"],
         "compute_istft": hparams["modules"]["compute_istft"],
     }
-    dropped = sorted(set(hparams["modules"]) - set(modules))
-    if dropped:
-        logger.info(
-            f"{hparams_file}: modules {dropped} replaced by compute_features"
-        )
-    return modules
 
 
-def _warn_ignored(hparams, hparams_file):
-    """One warning naming the given options this recipe does not read."""
+def _ignored(hparams):
+    """The warning naming the given options this recipe does not read, or
+    None."""
     ignored = [key for key in IGNORED if key in hparams]
     if not ignored:
-        return
-    logger.warning(
-        f"{hparams_file}: {', '.join(ignored)} are ignored: this recipe "
-        "writes its manifests into save_folder, and reuses them only while "
-        "the data and the options are unchanged."
+        return None
+    return (
+        f"{', '.join(ignored)} are ignored: this recipe writes its "
+        "manifests into save_folder, and reuses them only while the data "
+        "and the options are unchanged."
     )
 
 
-def _warn_partition(hparams, hparams_file):
-    """Warns when PSI's keys are split among another number of classes
-    than the classifier has: upstream's files give PSI no ``numclasses``,
-    so the lobe's default (50, ESC-50's) holds for any ``out_n_neurons``."""
+def _partition_mismatch(hparams):
+    """The warning for PSI keys split among another number of classes than
+    the classifier has, or None: upstream's files give PSI no
+    ``numclasses``, so the lobe's default (50, ESC-50's) holds for any
+    ``out_n_neurons``."""
     codebook = getattr(hparams["psi"], "codebook", None)
     numclasses = getattr(codebook, "numclasses", None)
     n_classes = hparams.get("out_n_neurons")
     if numclasses is None or n_classes is None or numclasses == n_classes:
-        return
-    logger.warning(
-        f"{hparams_file}: psi_model partitions its keys among {numclasses} "
-        f"classes but out_n_neurons is {n_classes}: only the keys of the "
-        f"first {n_classes} are used; add numclasses: !ref <out_n_neurons> "
-        "to psi_model to use them all."
+        return None
+    return (
+        f"psi_model partitions its keys among {numclasses} classes but "
+        f"out_n_neurons is {n_classes}: only the keys of the first "
+        f"{n_classes} are used; add numclasses: !ref <out_n_neurons> to "
+        "psi_model to use them all."
     )

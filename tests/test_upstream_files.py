@@ -118,12 +118,21 @@ def load_mapped(hparams_file, data_root, *args):
     return from_upstream_hparams(hparams, str(hparams_file), options)
 
 
+def test_mapping_notes_reach_the_run_log(conv2d_run):
+    _, _, run = conv2d_run
+    log = (run / "log.txt").read_text()
+    assert "pretrained_esc50 read as pretrainer" in log
+    assert "are ignored" in log
+
+
 def test_each_mapping_is_logged_and_ignored_options_named_once(
     data_root, conv2d_run, caplog
 ):
     hparams_file, paths, _ = conv2d_run
     with caplog.at_level(logging.INFO, logger="speechbrain_piq"):
         hparams = load_mapped(hparams_file, data_root, "clip_seconds: 2.0")
+        hparams.log()
+    hparams = hparams.hparams
     assert hparams["clip_seconds"] == 2.0
     assert hparams["train_folds"] == [1, 2, 3]
     messages = [r.getMessage() for r in caplog.records]
@@ -171,7 +180,7 @@ def test_a_swapped_conv2d_file_builds_our_modules(data_root, conv2d_run):
     hparams_file, _, _ = conv2d_run
     swapped = data_root / "piq_swapped.yaml"
     swapped.write_text(swap_speechbrain(hparams_file.read_text()))
-    hparams = load_mapped(swapped, data_root)
+    hparams = load_mapped(swapped, data_root).hparams
     assert isinstance(hparams["psi"], VectorQuantizedPSI_Audio)
     assert isinstance(hparams["embedding_model"], Conv2dEncoder_v2)
 
@@ -254,6 +263,9 @@ def test_an_upstream_training_folder_resumes_with_our_hparams(resumed_run):
     log = (resumed_run / "train_log.txt").read_text()
     assert log.count("epoch: 1,") == 1, log
     assert "epoch: 2," in log
+    assert "psi is saved and loaded there as psi_model" in (
+        (resumed_run / "log.txt").read_text()
+    )
     tested = resumed_run / "save" / read_metrics(resumed_run)["checkpoint"]
     assert (tested / "psi_model.ckpt").is_file()
     assert not (tested / "psi.ckpt").exists()
