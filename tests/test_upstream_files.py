@@ -171,7 +171,14 @@ def test_transformer_backbones_run_with_a_blind_speechbrain_swap(
     hparams_file.write_text(swap_speechbrain(hparams_file.read_text()))
     assert "speechbrain_piq.utils.seed_everything" in hparams_file.read_text()
     train_piq.main(
-        upstream_args(hparams_file, data_root, classifier[0], f"{backbone}_run")
+        upstream_args(
+            hparams_file,
+            data_root,
+            classifier[0],
+            f"{backbone}_run",
+            "--train_fold_nums",
+            "[1]",  # one batch: these decoders are the slowest on a CPU
+        )
     )
     assert 0 <= read_metrics(data_root / f"{backbone}_run")["fid_in"] <= 1
 
@@ -254,6 +261,7 @@ def resumed_run(data_root, conv2d_run):
             number_of_epochs=2,
             K=K,
             clip_seconds=1.0,
+            n_interpretations=0,
         )
     )
     return run
