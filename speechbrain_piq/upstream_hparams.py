@@ -118,7 +118,16 @@ class MappedHparams(NamedTuple):
     """Hparams in this recipe's layout, with notes on how an upstream file
     was read: ``(logging level, message)`` pairs, logged by :meth:`log`
     once the experiment's logging is set up (before, INFO lines go
-    nowhere)."""
+    nowhere).
+
+    Example
+    -------
+    >>> notes = [(logging.INFO, "piq.yaml: psi_model read as psi")]
+    >>> hparams, notes = MappedHparams({"K": 8}, notes)
+    >>> hparams
+    {'K': 8}
+    >>> MappedHparams(hparams, notes).log()
+    """
 
     hparams: dict
     notes: list
