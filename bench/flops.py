@@ -1,7 +1,7 @@
 """The work in a PIQ step, ours against upstream's, in GFLOP per clip.
 
 For each classifier (conv2d, ViT, FocalNet; random weights, real geometry,
-the recipe's ``hparams/piq.yaml``) and one 5 s clip, counts with torch's
+a recipe yaml: upstream's settings by default) and one 5 s clip, counts with torch's
 ``FlopCounterMode`` (convolutions and matrix products, forward and
 backward; element-wise work, FFTs and quantus' NumPy are not counted) the
 floating-point operations of:
@@ -21,6 +21,7 @@ faster. With ``--throughput`` (a ``train_step.py --json`` file) the table
 also gives the TFLOP/s each side sustained in that measurement.
 
     python bench/flops.py --configs conv2d
+    python bench/flops.py --hparams hparams/piq.yaml  # our default recipe
     python bench/flops.py --throughput h100_bf16.json
 """
 
@@ -30,6 +31,7 @@ import re
 import speechbrain as sb
 import torch
 from step_setup import (
+    PIQ_HPARAMS,
     bench_parser,
     build_brains,
     piq_defaults,
@@ -94,7 +96,7 @@ def step_flops(brain, listen, batch):
 
 
 def training_parts(brain, batch):
-    """GFLOP per clip of our training step's parts: the frozen
+    """GFLOP per clip of a training step's parts: the frozen
     classifier's forward and PSI's forward and backward, with each decoder
     layer's share (index in the decoder to GFLOP)."""
     clips = len(batch.id)
@@ -145,7 +147,8 @@ def config_flops(name, hparams, device="cpu", tiny=False):
     -------
     dict
         ``config``, ``ours`` and ``upstream`` (GFLOP per clip of
-        ``train``, ``valid``, ``interpretation``) and ``parts``.
+        ``train``, ``valid``, ``interpretation``), and ``parts`` and
+        ``upstream_parts`` (``training_parts`` of each side).
     """
     torch.manual_seed(0)
     ours, upstream = build_brains(
@@ -162,6 +165,7 @@ def config_flops(name, hparams, device="cpu", tiny=False):
         "ours": step_flops(ours, our_listen, batch),
         "upstream": step_flops(upstream, upstream_listen, batch),
         "parts": training_parts(ours, batch),
+        "upstream_parts": training_parts(upstream, batch),
     }
 
 
@@ -200,6 +204,17 @@ def print_tables(rows, throughput=None):
                 f"{upstream / ours:.2f}x",
             ]
         print("| " + " | ".join(cells) + " |")
+
+    print("\nPSI forward + backward in a training step, GFLOP per clip\n")
+    print("| config | ours | upstream | ours / upstream |")
+    print("|" + "---|" * 4)
+    for row in rows:
+        ours = row["parts"]["psi_forward_backward"]
+        upstream = row["upstream_parts"]["psi_forward_backward"]
+        print(
+            f"| {row['config']} | {ours:.1f} | {upstream:.1f} | "
+            f"{ours / upstream:.2f} |"
+        )
 
     print("\nOur training step by part, GFLOP per clip\n")
     print(
@@ -256,12 +271,18 @@ def main():
         help="a train_step.py --json file: also print the TFLOP/s it shows",
     )
     parser.add_argument("--json", help="also save the counts to this file")
+    parser.add_argument(
+        "--hparams",
+        default=PIQ_HPARAMS,
+        help="the recipe yaml whose objective and decoder ours uses "
+        "(default: upstream's settings, hparams/piq_upstream.yaml)",
+    )
     args = parser.parse_args()
     throughput = None
     if args.throughput:
         with open(args.throughput, encoding="utf-8") as fin:
             throughput = json.load(fin)
-    hparams = piq_defaults()
+    hparams = piq_defaults(hparams_file=args.hparams)
     rows = []
     for name in args.configs:
         rows.append(config_flops(name, hparams, args.device))

@@ -33,9 +33,11 @@ from speechbrain_piq.classifiers import (
     ViTAudioClassifier,
 )
 from speechbrain_piq.lobes.models import PIQ as our_piq
+from speechbrain_piq.training.objectives import WEIGHTED_TERMS
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PIQ_HPARAMS = os.path.join(REPO, "hparams", "piq.yaml")
+# Upstream's exact recipe: the steps compare at equal settings by default.
+PIQ_HPARAMS = os.path.join(REPO, "hparams", "piq_upstream.yaml")
 
 # Batch sizes of the recipes (piq.yaml; piq_vit/piq_focalnet use 6 clips)
 # and each backbone's PSI class.
@@ -90,13 +92,16 @@ def device_name(device):
     )
 
 
-def piq_defaults(overrides=None):
-    """The recipe's hparams (``hparams/piq.yaml``), without data or outputs.
+def piq_defaults(overrides=None, hparams_file=PIQ_HPARAMS):
+    """A recipe's hparams (``hparams/piq_upstream.yaml`` by default),
+    without data or outputs.
 
     Arguments
     ---------
     overrides : dict, optional
         Keys to override, as on the recipe's command line.
+    hparams_file : str
+        The recipe yaml (e.g. ``hparams/piq.yaml`` for our defaults).
 
     Returns
     -------
@@ -106,7 +111,7 @@ def piq_defaults(overrides=None):
     output_folder = tempfile.mkdtemp(prefix="piq_bench_")
     settings = {"data_folder": output_folder, "output_folder": output_folder}
     settings.update(overrides or {})
-    with open(PIQ_HPARAMS, encoding="utf-8") as fin:
+    with open(hparams_file, encoding="utf-8") as fin:
         return load_hyperpyyaml(fin, settings)
 
 
@@ -219,7 +224,9 @@ def build_interpreter(name, hparams):
     psi : speechbrain_piq.lobes.models.PIQ.VectorQuantizedPSI_Audio
     """
     classifier, dim = build_classifier(name, hparams["out_n_neurons"])
-    psi = getattr(our_piq, CONFIGS[name]["psi"])(**psi_options(dim, hparams))
+    psi = getattr(our_piq, CONFIGS[name]["psi"])(
+        **psi_options(dim, hparams), decoder=hparams["decoder"]
+    )
     return classifier, psi
 
 
@@ -247,7 +254,10 @@ def build_brains(
     tiny : bool
         Tiny classifier and PSI, for tests.
     hparams : dict, optional
-        Loaded ``piq.yaml`` (default: ``piq_defaults()``).
+        A loaded recipe yaml (default: ``piq_defaults()``, upstream's
+        settings). Ours trains with its objective and decoder; upstream's
+        with its reconstruction loss and transposed decoder (same weights
+        when the decoders match).
 
     Returns
     -------
@@ -258,9 +268,12 @@ def build_brains(
     hparams = hparams if hparams is not None else piq_defaults()
     classifier, dim = build_classifier(name, hparams["out_n_neurons"], tiny)
     psi_class = CONFIGS[name]["psi"]
-    our_psi = getattr(our_piq, psi_class)(**psi_options(dim, hparams))
+    our_psi = getattr(our_piq, psi_class)(
+        **psi_options(dim, hparams), decoder=hparams["decoder"]
+    )
     upstream_psi = getattr(upstream_piq, psi_class)(**psi_options(dim, hparams))
-    upstream_psi.load_state_dict(our_psi.state_dict())
+    if hparams["decoder"] == "transposed":
+        upstream_psi.load_state_dict(our_psi.state_dict())
 
     # Copied before ours may turn its weights channels-last.
     upstream_classifier = copy.deepcopy(classifier)
@@ -268,6 +281,7 @@ def build_brains(
         "mask_th": hparams["mask_th"],
         "rec_loss_coef": hparams["rec_loss_coef"],
     }
+
     ours = PIQBrain(
         modules={
             "psi": our_psi,
@@ -278,7 +292,11 @@ def build_brains(
         hparams={
             **shared,
             "audio_classifier": classifier,
-            "fidelity_loss_coef": hparams["fidelity_loss_coef"],
+            **{
+                f"{term}_coef": hparams.get(f"{term}_coef", 0.0)
+                for term in WEIGHTED_TERMS
+            },
+            "logit_scale": hparams.get("logit_scale", 1.0),
             # No listening outputs: the benchmark times the metrics only.
             "n_interpretations": 0,
             "channels_last": channels_last,

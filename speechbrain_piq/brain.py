@@ -2,13 +2,12 @@
 
 Per batch: log-power STFT, the frozen classifier (no autograd), PSI on the
 classifier's representation with the *predicted* class, and a sigmoid mask.
-The loss is upstream PIQ's (``rec_loss_coef`` x BCE between the mask and the
-binarised spectrogram, plus the VQ codebook and commitment losses), with an
-optional fidelity term (``fidelity_loss_coef`` x cross-entropy of the
-classifier on the masked-in input against its own prediction; 0 = exact
-PIQ). Training steps compute nothing the loss does not use; the
-faithfulness, mask-quality and localisation metrics run in VALID and TEST,
-vectorised on the training device and reduced across DDP ranks.
+The loss is the weighted sum of the terms the hparams switch on
+(``speechbrain_piq.training.objectives``); the checkpoint kept is chosen
+by ``speechbrain_piq.training.selection``. Training steps compute nothing
+the loss does not use; the faithfulness, mask-quality and localisation
+metrics run in VALID and TEST, vectorised on the training device and
+reduced across DDP ranks.
 """
 
 import json
@@ -17,7 +16,6 @@ import os
 
 import speechbrain as sb
 import torch
-import torch.nn.functional as F
 import yaml
 from speechbrain.core import INTRA_EPOCH_CKPT_FLAG
 from speechbrain.utils.distributed import (
@@ -32,61 +30,19 @@ from speechbrain_piq.metrics.faithfulness import faithfulness_scores
 from speechbrain_piq.metrics.localisation import localisation_scores
 from speechbrain_piq.metrics.mask_quality import complexity, sparseness
 from speechbrain_piq.metrics.stage_stats import StageMetrics
+from speechbrain_piq.training.objectives import InterpreterObjective
+from speechbrain_piq.training.selection import (
+    DEFAULT_CHECKPOINT_METRIC,
+    checkpoint_key,
+    has_validation_metrics,
+    validation_score,
+)
 
 logger = logging.getLogger(__name__)
 
 
-# What ``best_checkpoint_metric`` may name: the checkpoint kept as best is
-# the one with the highest Fid-In (ties: lowest loss), or the lowest loss.
-CHECKPOINT_METRICS = ("fid_in", "loss")
 # The key of test_metrics.json naming the checkpoint its metrics describe.
 TESTED_CHECKPOINT_KEY = "checkpoint"
-
-
-def best_interpretation_key(checkpoint, metric=None):
-    """Checkpoint importance: highest Fid-In, ties broken by lowest loss;
-    or only the lowest loss.
-
-    Arguments
-    ---------
-    checkpoint : speechbrain.utils.checkpoints.Checkpoint
-        A checkpoint whose meta holds ``fid_in`` and ``loss``.
-    metric : str, optional
-        ``"fid_in"`` or ``"loss"`` (one of ``CHECKPOINT_METRICS``); by
-        default the ``best_checkpoint_metric`` the checkpoint was saved
-        under (its meta's ``selected_by``). Rank all the checkpoints of a
-        run by one metric: keys of different metrics do not compare.
-
-    Returns
-    -------
-    tuple
-        Larger means better.
-
-    Example
-    -------
-    >>> from types import SimpleNamespace
-    >>> a = SimpleNamespace(meta={"fid_in": 0.9, "loss": 0.5})
-    >>> b = SimpleNamespace(meta={"fid_in": 0.9, "loss": 0.4})
-    >>> max([a, b], key=best_interpretation_key) is b
-    True
-    >>> by_loss = {"selected_by": "loss"}
-    >>> c = SimpleNamespace(meta={"fid_in": 0.9, "loss": 0.5, **by_loss})
-    >>> d = SimpleNamespace(meta={"fid_in": 0.2, "loss": 0.3, **by_loss})
-    >>> max([c, d], key=best_interpretation_key) is d
-    True
-    >>> best_interpretation_key(d, metric="fid_in")
-    (0.2, -0.3)
-    """
-    if metric is None:
-        metric = checkpoint.meta.get("selected_by", "fid_in")
-    if metric == "loss":
-        return (-checkpoint.meta["loss"],)
-    return checkpoint.meta["fid_in"], -checkpoint.meta["loss"]
-
-
-def has_validation_metrics(checkpoint):
-    """True for end-of-epoch checkpoints that carry validation metrics."""
-    return "fid_in" in checkpoint.meta
 
 
 @sb.utils.checkpoints.register_checkpoint_hooks
@@ -96,14 +52,15 @@ class PIQBrain(sb.Brain):
 
     Expected hparams: ``audio_classifier`` (a
     ``speechbrain_piq.classifiers`` adapter), ``compute_features``,
-    ``compute_istft``, ``mask_th``, ``rec_loss_coef``,
-    ``fidelity_loss_coef``, ``label_encoder``, ``epoch_counter``,
+    ``compute_istft``, ``mask_th``, ``label_encoder``, ``epoch_counter``,
     ``lr_annealing``, ``train_logger``, ``output_folder``,
     ``interpret_period``, ``n_interpretations``, ``sample_rate``; optional
-    ``tensorboard_logger``, ``best_checkpoint_metric`` (``fid_in``, the
-    default: highest Fid-In, ties by loss; or ``loss``), ``logit_scale``
-    (scales the classifier's scores for the probability in the PNG titles;
-    the metrics use the raw scores, as upstream) and ``channels_last``
+    the loss weights ``<term>_coef`` (``training.objectives``),
+    ``tensorboard_logger``, ``best_checkpoint_metric``
+    (``training.selection``; ``faithful_sparsity`` by default),
+    ``logit_scale`` (scales the classifier's scores in the loss terms that
+    use probabilities and in the PNG titles; the metrics use the raw
+    scores, as upstream) and ``channels_last``
     (True: PSI and classifier weights in channels-last memory format, for
     faster convolutions on the CPU and, with ``--precision bf16``, on the
     GPU).
@@ -116,6 +73,7 @@ class PIQBrain(sb.Brain):
             # Before on_fit_start, so that compilation sees the final layout.
             for module in (self.modules.psi, self.hparams.audio_classifier):
                 module.to(memory_format=torch.channels_last)
+        self.objective = InterpreterObjective.from_hparams(self.hparams)
         self.stage_metrics = StageMetrics()
         self.skipped_batches = 0
         self.nonfinite_losses_in_stage = 0
@@ -137,53 +95,13 @@ class PIQBrain(sb.Brain):
     def compute_objectives(self, predictions, batch, stage):
         """PIQ loss; in VALID/TEST also the stage metrics and listening
         outputs."""
-        terms = self._loss_terms(predictions)
-        loss = (
-            self.hparams.rec_loss_coef * terms["rec_loss"]
-            + terms["vq_loss"]
-            + terms["commit_loss"]
-        )
-        if "fidelity_loss" in terms:
-            loss = (
-                loss + self.hparams.fidelity_loss_coef * terms["fidelity_loss"]
-            )
+        terms = self.objective.terms(predictions, self.hparams.audio_classifier)
+        loss = self.objective.total(terms)
         if stage != sb.Stage.TRAIN:
             self._update_metrics(predictions, batch, terms)
             if self._writes_interpretations(stage):
                 self._write_interpretations(predictions, batch, stage)
         return loss.mean()
-
-    def _loss_terms(self, interpretation):
-        """Per-clip loss terms ``[B]``; their batch means are upstream's."""
-        logpower, mask_logits = (
-            interpretation.logpower,
-            interpretation.mask_logits,
-        )
-        peak = logpower.amax(dim=(1, 2), keepdim=True)
-        target = (logpower > self.hparams.mask_th * peak).to(mask_logits.dtype)
-        rec = F.binary_cross_entropy_with_logits(
-            mask_logits, target, reduction="none"
-        ).mean(dim=(1, 2))
-        reduced, quantized = (
-            interpretation.representation,
-            interpretation.quantized,
-        )
-        terms = {
-            "rec_loss": rec,
-            "vq_loss": (quantized - reduced.detach())
-            .pow(2)
-            .mean(dim=(1, 2, 3)),
-            "commit_loss": (reduced - quantized.detach())
-            .pow(2)
-            .mean(dim=(1, 2, 3)),
-        }
-        if self.hparams.fidelity_loss_coef > 0:
-            masked_in = interpretation.mask * logpower
-            logits_in = self.hparams.audio_classifier(masked_in).logits
-            terms["fidelity_loss"] = F.cross_entropy(
-                logits_in, interpretation.predicted_class, reduction="none"
-            )
-        return terms
 
     @torch.no_grad()
     def _update_metrics(self, interpretation, batch, terms):
@@ -333,9 +251,12 @@ class PIQBrain(sb.Brain):
         stats = {"loss": stage_loss, **self.stage_metrics.summarize()}
         stats["skipped_batches"] = self.skipped_batches
         if stage == sb.Stage.VALID:
-            # As upstream: the schedule follows Fid-In (it minimises).
+            # The schedule follows the selection score (it minimises); with
+            # fid_in, as upstream.
             old_lr, new_lr = self.hparams.lr_annealing(
-                [self.optimizer], epoch, -stats["fid_in"]
+                [self.optimizer],
+                epoch,
+                -validation_score(stats, self._best_checkpoint_metric),
             )
             sb.nnet.schedulers.update_learning_rate(self.optimizer, new_lr)
             self._log(
@@ -378,12 +299,14 @@ class PIQBrain(sb.Brain):
     @property
     def _best_checkpoint_metric(self):
         """What ranks this run's checkpoints (``CHECKPOINT_METRICS``)."""
-        return getattr(self.hparams, "best_checkpoint_metric", "fid_in")
+        return getattr(
+            self.hparams, "best_checkpoint_metric", DEFAULT_CHECKPOINT_METRIC
+        )
 
     def _checkpoint_importance(self, checkpoint):
         """Ranks every checkpoint by this run's metric, also those saved
         before the run switched ``best_checkpoint_metric``."""
-        return best_interpretation_key(checkpoint, self._best_checkpoint_metric)
+        return checkpoint_key(checkpoint, self._best_checkpoint_metric)
 
     def _log(self, meta, train_stats, valid_stats, test_stats):
         """Logs to the file logger and, when configured, TensorBoard."""
@@ -405,7 +328,7 @@ class PIQBrain(sb.Brain):
             super().on_fit_start()
 
     def on_evaluate_start(self, max_key=None, min_key=None):
-        """Loads the best checkpoint: highest Fid-In, ties by loss."""
+        """Loads the best checkpoint under ``best_checkpoint_metric``."""
         if self.checkpointer is not None:
             with clear_checkpoint_errors(self.checkpointer):
                 self.tested_checkpoint = self.checkpointer.recover_if_possible(

@@ -10,10 +10,13 @@ from speechbrain.utils.fetching import fetch
 from speechbrain.utils.logger import get_logger
 from speechbrain.utils.train_logger import TensorboardLogger
 
-from speechbrain_piq.brain import CHECKPOINT_METRICS
 from speechbrain_piq.dataio.datasets import dataio_prep
 from speechbrain_piq.dataio.esc50_prepare import prepare_esc50
 from speechbrain_piq.dataio.label_encoders import LABEL_ENCODER_FILE
+from speechbrain_piq.training.selection import (
+    CHECKPOINT_METRICS,
+    DEFAULT_CHECKPOINT_METRIC,
+)
 
 logger = get_logger(__name__)
 
@@ -42,7 +45,7 @@ def check_recipe_hparams(hparams):
     ... )
     Traceback (most recent call last):
     ...
-    ValueError: best_checkpoint_metric is 'accuracy'; use one of fid_in, loss.
+    ValueError: best_checkpoint_metric is 'accuracy'; use one of faithful_sparsity, fid_in, loss.
     >>> check_recipe_hparams({"use_mask_output": False, "mask_th": 0.35})
     Traceback (most recent call last):
     ...
@@ -54,7 +57,7 @@ def check_recipe_hparams(hparams):
             "reconstruction) is not supported: PIQ explains with a sigmoid "
             "mask; set use_mask_output: True."
         )
-    metric = hparams.get("best_checkpoint_metric", "fid_in")
+    metric = hparams.get("best_checkpoint_metric", DEFAULT_CHECKPOINT_METRIC)
     if metric not in CHECKPOINT_METRICS:
         raise ValueError(
             f"best_checkpoint_metric is {metric!r}; use one of "

@@ -31,7 +31,9 @@ EXPECTED_METRICS = {
     "comp",
     "accuracy",
     "loss",
-    "rec_loss",
+    "mask_in_loss",
+    "mask_out_loss",
+    "mask_area_loss",
     "vq_loss",
     "commit_loss",
 }

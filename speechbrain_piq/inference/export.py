@@ -22,10 +22,7 @@ from speechbrain.utils.data_utils import split_path
 from speechbrain.utils.fetching import fetch
 from speechbrain.utils.logger import get_logger
 
-from speechbrain_piq.brain import (
-    TESTED_CHECKPOINT_KEY,
-    best_interpretation_key,
-)
+from speechbrain_piq.brain import TESTED_CHECKPOINT_KEY
 from speechbrain_piq.classifiers.fingerprint import check_classifier_files
 from speechbrain_piq.dataio.label_encoders import class_names
 from speechbrain_piq.inference.hub_hparams import (
@@ -39,6 +36,10 @@ from speechbrain_piq.inference.loading import load_label_encoder
 from speechbrain_piq.inference.model_card import model_card
 from speechbrain_piq.inference.source import check_repo_id
 from speechbrain_piq.state_dicts import read_state_dict
+from speechbrain_piq.training.selection import (
+    LEGACY_CHECKPOINT_METRIC,
+    checkpoint_key,
+)
 from speechbrain_piq.upstream_checkpoints import saved_file
 
 try:
@@ -53,8 +54,8 @@ CLASSIFIER_PARTS = ("embedding_model", "classifier")
 
 
 def best_checkpoint(save_folder, metric=None):
-    """The end-of-epoch checkpoint the training ``Brain`` ranks best: the
-    highest Fid-In (ties: lowest loss), or the lowest loss.
+    """The end-of-epoch checkpoint the training ``Brain`` ranks best under
+    the run's ``best_checkpoint_metric`` (``training.selection``).
 
     Arguments
     ---------
@@ -95,10 +96,10 @@ def best_checkpoint(save_folder, metric=None):
         newest = max(
             checkpoints, key=lambda checkpoint: checkpoint.meta["unixtime"]
         )
-        metric = newest.meta.get("selected_by", "fid_in")
+        metric = newest.meta.get("selected_by", LEGACY_CHECKPOINT_METRIC)
     return max(
         checkpoints,
-        key=lambda checkpoint: best_interpretation_key(checkpoint, metric),
+        key=lambda checkpoint: checkpoint_key(checkpoint, metric),
     )
 
 

@@ -31,6 +31,7 @@ from speechbrain_piq.lobes.models.quantization import (
     VQEmbedding,
     get_irrelevant_regions,
 )
+from speechbrain_piq.lobes.models.resize_conv import ResizeConvDecoder
 
 __all__ = [
     "get_irrelevant_regions",
@@ -170,6 +171,26 @@ class Conv2dEncoder_v2(nn.Module):
         return self.resblock(h)
 
 
+# (kernel_size, stride, padding) of each transposed decoder layer, mask
+# head last: the shapes a ``decoder="resize_conv"`` decoder reproduces.
+CONV2D_DECODER_GEOMETRY = (
+    (3, 2, 1),
+    (4, 2, 1),
+    (4, 2, 1),
+    (4, 2, 1),
+    (12, 1, 1),
+)
+TRANSFORMER_DECODER_GEOMETRY = (
+    (3, (4, 5), 1),
+    ((4, 1), 2, 1),
+    ((4, 1), 2, 1),
+    ((4, 2), 2, 1),
+    ((10, 8), 1, 1),
+)
+# What the PSI lobes' ``decoder`` argument may name.
+DECODERS = ("transposed", "resize_conv")
+
+
 def _conv2d_decoder(dim):
     """Decoder from a conv2d representation to mask logits (upstream's)."""
     return nn.Sequential(
@@ -238,6 +259,10 @@ class VectorQuantizedPSI_Audio(nn.Module):
         quantization (and a transposed convolution restores them). Only
         used with ``use_adapter`` (upstream crashes on the other
         combination).
+    decoder : str
+        ``"transposed"`` (upstream's transposed convolutions, the same
+        ``state_dict``) or ``"resize_conv"`` (``ResizeConvDecoder``: the
+        same mask shape, no checkerboard pattern, far fewer FLOPs).
 
     Example
     -------
@@ -247,7 +272,12 @@ class VectorQuantizedPSI_Audio(nn.Module):
     >>> logspectra, hcat, z_q_x = psi(x, labels)
     >>> print(logspectra.shape, hcat.shape, z_q_x.shape)
     torch.Size([2, 1, 257, 257]) torch.Size([2, 256, 8, 8]) torch.Size([2, 256, 8, 8])
+    >>> smooth = VectorQuantizedPSI_Audio(dim=256, K=1024, decoder="resize_conv")
+    >>> smooth(x, labels)[0].shape
+    torch.Size([2, 1, 257, 257])
     """
+
+    decoder_geometry = CONV2D_DECODER_GEOMETRY
 
     def __init__(
         self,
@@ -258,8 +288,13 @@ class VectorQuantizedPSI_Audio(nn.Module):
         shared_keys=0,
         use_adapter=True,
         adapter_reduce_dim=True,
+        decoder="transposed",
     ):
         super().__init__()
+        if decoder not in DECODERS:
+            raise ValueError(
+                f"decoder is {decoder!r}; use one of {', '.join(DECODERS)}."
+            )
         self.dim = dim
         self.codebook = VQEmbedding(
             K,
@@ -275,7 +310,10 @@ class VectorQuantizedPSI_Audio(nn.Module):
             if self.adapter_reduce_dim:
                 self.down = nn.Conv2d(dim, dim, 4, (2, 2), 1)
                 self.up = nn.ConvTranspose2d(dim, dim, 4, (2, 2), 1)
-        self.decoder = self.build_decoder(dim)
+        if decoder == "transposed":
+            self.decoder = self.build_decoder(dim)
+        else:
+            self.decoder = ResizeConvDecoder(dim, self.decoder_geometry)
         self.apply(weights_init)
 
     @staticmethod
@@ -357,6 +395,7 @@ class VectorQuantizedPSIFocalNet_Audio(VectorQuantizedPSI_Audio):
         super().__init__(dim=dim, **kwargs)
 
     build_decoder = staticmethod(_transformer_decoder)
+    decoder_geometry = TRANSFORMER_DECODER_GEOMETRY
 
 
 class VectorQuantizedPSIViT_Audio(VectorQuantizedPSI_Audio):
@@ -383,3 +422,4 @@ class VectorQuantizedPSIViT_Audio(VectorQuantizedPSI_Audio):
         super().__init__(dim=dim, **kwargs)
 
     build_decoder = staticmethod(_transformer_decoder)
+    decoder_geometry = TRANSFORMER_DECODER_GEOMETRY
