@@ -20,7 +20,7 @@ import torch
 import yaml
 from esc50_factory import make_esc50_folder
 from hyperpyyaml import load_hyperpyyaml
-from piq_recipe_factory import N_CLASSES, import_train_piq, tiny_args
+from piq_recipe_factory import N_CLASSES, REPO, import_train_piq, tiny_args
 from upstream_recipe_factory import (
     K,
     save_tiny_classifier,
@@ -241,7 +241,8 @@ def test_our_option_names_are_refused_with_upstreams_name(
 @pytest.fixture(scope="module")
 def resumed_run(data_root, conv2d_run):
     """The upstream-layout run, its CKPT.yaml files holding upstream's
-    metrics, resumed for a second epoch with this recipe's hparams."""
+    metrics, resumed for a second epoch with a file of this recipe's
+    layout."""
     _, paths, run = conv2d_run
     for meta_file in (run / "save").glob("CKPT+*/CKPT.yaml"):
         meta = yaml.safe_load(meta_file.read_text())
@@ -253,16 +254,18 @@ def resumed_run(data_root, conv2d_run):
         }
         meta_file.write_text(yaml.dump(upstream_meta))
     (run / "test_metrics.json").unlink()
+    # Our file with upstream's PSI decoder (piq.yaml's has other weights).
+    args = tiny_args(
+        data_root,
+        paths,
+        run.name,
+        number_of_epochs=2,
+        K=K,
+        clip_seconds=1.0,
+        n_interpretations=0,
+    )
     train_piq.main(
-        tiny_args(
-            data_root,
-            paths,
-            run.name,
-            number_of_epochs=2,
-            K=K,
-            clip_seconds=1.0,
-            n_interpretations=0,
-        )
+        [os.path.join(REPO, "hparams", "piq_upstream.yaml")] + args[1:]
     )
     return run
 
