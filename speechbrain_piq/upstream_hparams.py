@@ -24,6 +24,7 @@ from speechbrain_piq.classifiers import (
     ViTAudioClassifier,
 )
 from speechbrain_piq.features import LogPowerSpectrogram
+from speechbrain_piq.training.objectives import WEIGHTED_TERMS
 
 logger = get_logger(__name__)
 
@@ -63,9 +64,15 @@ DEFAULTS = {
 # Listening outputs written per stage when ``save_interpretations`` is True.
 N_INTERPRETATIONS = 4
 # This recipe's options that may be given on the command line with an
-# upstream file, which does not define them.
+# upstream file, which does not define them (of the objective's weights, it
+# gives rec_loss_coef only).
 RECIPE_OPTIONS = (
     *DEFAULTS,
+    *(
+        f"{term}_coef"
+        for term in WEIGHTED_TERMS
+        if f"{term}_coef" not in DEFAULTS and term != "rec_loss"
+    ),
     "n_interpretations",
     "logit_scale",
     "channels_last",
