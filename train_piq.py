@@ -4,6 +4,9 @@
     python train_piq.py hparams/piq.yaml --data_folder=/path/to/ESC-50-master
     python train_piq.py hparams/piq_vit.yaml --data_folder=... --K 512
 
+Upstream SpeechBrain's ``recipes/ESC50/interpret/hparams`` files run too
+(docs/upstream_compatibility.md).
+
 Prepares the data (main process only), loads the classifier, trains PSI,
 then evaluates the best checkpoint on the test folds, writing
 ``test_metrics.json`` and listening outputs under ``output_folder``.
@@ -26,14 +29,21 @@ from speechbrain_piq.recipe import (
     prepare_recipe_data,
     tensorboard_logger,
 )
+from speechbrain_piq.upstream_checkpoints import read_upstream_checkpoints
+from speechbrain_piq.upstream_hparams import from_upstream_hparams
+from speechbrain_piq.upstream_overrides import split_overrides
 
 
 def main(argv):
     """Runs the recipe for the command-line arguments ``argv``."""
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
     sb.utils.distributed.ddp_init_group(run_opts)
+    overrides, recipe_options = split_overrides(hparams_file, overrides)
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
+    mapped = from_upstream_hparams(hparams, hparams_file, recipe_options)
+    hparams = mapped.hparams
+    mapped.notes.extend(read_upstream_checkpoints(hparams["checkpointer"]))
     check_recipe_hparams(hparams)
     check_resumable(hparams["checkpointer"], hparams["output_folder"])
     sb.create_experiment_directory(
@@ -41,6 +51,7 @@ def main(argv):
         hyperparams_to_save=hparams_file,
         overrides=overrides,
     )
+    mapped.log()  # now that the experiment's logging is set up
     classifier_files = load_pretrained_classifier(
         hparams["pretrainer"],
         hparams["audio_classifier"],

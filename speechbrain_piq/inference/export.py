@@ -40,6 +40,7 @@ from speechbrain_piq.training.selection import (
     LEGACY_CHECKPOINT_METRIC,
     checkpoint_key,
 )
+from speechbrain_piq.upstream_checkpoints import saved_file
 
 try:
     from huggingface_hub.errors import HTTPError as HubHTTPError
@@ -226,7 +227,7 @@ def _run_files(run_dir, training_yaml):
     metric = training_tree(training_yaml).get("best_checkpoint_metric")
     checkpoint = best_checkpoint(save_folder, metric)
     files = {
-        "psi": checkpoint.path / CHECKPOINT_FILES["psi"],
+        "psi": saved_file(checkpoint.path, "psi"),
         "label_encoder": save_folder / CHECKPOINT_FILES["label_encoder"],
     }
     for name in CLASSIFIER_PARTS:

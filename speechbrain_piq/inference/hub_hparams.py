@@ -15,6 +15,9 @@ from hyperpyyaml import resolve_references
 from ruamel.yaml.comments import TaggedScalar
 
 from speechbrain_piq.features import LogPowerSpectrogram
+from speechbrain_piq.inference.upstream_interface import (
+    upstream_interface_entries,
+)
 
 # Entries the training yaml must have.
 REQUIRED_KEYS = (
@@ -49,6 +52,13 @@ CHECKPOINT_FILES = {
 }
 
 MODULE_CHECKPOINTS = ("embedding_model", "classifier", "psi")
+# What the interpreter runs, by ``modules`` entry.
+INTERPRETER_MODULES = (
+    "compute_features",
+    "compute_istft",
+    "audio_classifier",
+    "psi",
+)
 CHECKED_LOADER = "speechbrain_piq.inference.loading.load_checkpoint"
 LABEL_ENCODER_LOADER = "speechbrain_piq.inference.loading.load_label_encoder"
 
@@ -74,10 +84,7 @@ LOADING = """
 label_encoder: !new:speechbrain.dataio.encoder.CategoricalEncoder
 
 modules:
-    compute_features: !ref <compute_features>
-    compute_istft: !ref <compute_istft>
-    audio_classifier: !ref <audio_classifier>
-    psi: !ref <psi>
+{modules}
 
 pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
     loadables:
@@ -159,11 +166,13 @@ def inference_hparams(training_yaml, pretrained_path):
     dumper.indent(mapping=4, sequence=4, offset=2)
     dumper.dump(selection, text)
     istft = "" if "compute_istft" in selection else _istft_entry(tree)
+    upstream_entries, upstream_modules = upstream_interface_entries(tree)
     return (
         HEADER.format(run_dir=os.path.dirname(os.path.abspath(training_yaml)))
         + text.getvalue()
         + istft
-        + _loading_entries()
+        + upstream_entries
+        + _loading_entries(INTERPRETER_MODULES + upstream_modules)
     )
 
 
@@ -275,8 +284,10 @@ def _istft_entry(tree):
     return "\n".join(lines) + "\n"
 
 
-def _loading_entries():
-    """The label encoder, ``modules`` and ``pretrainer`` entries."""
+def _loading_entries(modules):
+    """The label encoder, ``modules`` (those named) and ``pretrainer``
+    entries."""
+    module_lines = "\n".join(f"    {name}: !ref <{name}>" for name in modules)
     loadables = "\n".join(
         f"        {name}: !ref <{name}>" for name in CHECKPOINT_FILES
     )
@@ -288,4 +299,6 @@ def _loading_entries():
         f"        {name}: !name:{CHECKED_LOADER}" for name in MODULE_CHECKPOINTS
     )
     hooks += f"\n        label_encoder: !name:{LABEL_ENCODER_LOADER}"
-    return LOADING.format(loadables=loadables, paths=paths, hooks=hooks)
+    return LOADING.format(
+        modules=module_lines, loadables=loadables, paths=paths, hooks=hooks
+    )
