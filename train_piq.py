@@ -26,6 +26,8 @@ from speechbrain_piq.recipe import (
     prepare_recipe_data,
     tensorboard_logger,
 )
+from speechbrain_piq.run_lock import hold_run_lock
+from speechbrain_piq.script_errors import run_script
 
 
 def main(argv):
@@ -34,6 +36,7 @@ def main(argv):
     sb.utils.distributed.ddp_init_group(run_opts)
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
+    hold_run_lock(hparams["output_folder"])
     check_recipe_hparams(hparams)
     check_resumable(hparams["checkpointer"], hparams["output_folder"])
     sb.create_experiment_directory(
@@ -85,4 +88,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    run_script(main, sys.argv[1:])
