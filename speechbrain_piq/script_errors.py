@@ -78,7 +78,7 @@ def _describe_yaml(error, argv):
     """Names the hparams file, or the overrides, that are not YAML."""
     hparams_file, _, overrides = parse_arguments(argv)
     if not isinstance(error, MarkedYAMLError) or error.problem_mark is None:
-        return f"{hparams_file} is not valid YAML: {_one_line(error)}"
+        return f"{hparams_file}: not valid YAML ({_one_line(error)})"
     mark = error.problem_mark
     text = (getattr(mark, "buffer", None) or "").rstrip("\0")
     where = hparams_file
@@ -88,8 +88,8 @@ def _describe_yaml(error, argv):
         part for part in (error.context, error.problem) if part is not None
     )
     return (
-        f"{where} is not valid YAML: {problem} (line {mark.line + 1}, "
-        f"column {mark.column + 1}); fix it and run again"
+        f"{where}: not valid YAML ({problem}, line {mark.line + 1}, column "
+        f"{mark.column + 1}); fix it and run again"
     )
 
 
