@@ -1,15 +1,23 @@
 """The figure a person looks at: input, mask and interpretation side by side."""
 
 import matplotlib
+import torch
 
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
+# Frames drawn per panel, at most: a panel is a few hundred pixels wide, and
+# a long recording's tens of thousands of frames would cost gigabytes.
+MAX_DRAWN_FRAMES = 2000
+
 
 def plot_interpretation(logpower, mask, title, path):
     """Writes a PNG with the input spectrogram, the mask and the
     interpretation (mask times input), time on x and frequency on y.
+
+    Longer clips than ``MAX_DRAWN_FRAMES`` frames are drawn with
+    neighbouring frames averaged.
 
     Arguments
     ---------
@@ -34,6 +42,7 @@ def plot_interpretation(logpower, mask, title, path):
     """
     logpower = logpower.detach().float().cpu()
     mask = mask.detach().float().cpu()
+    frames, bins = mask.shape
     panels = (
         ("input log-power spectrogram", logpower, None),
         ("mask", mask, (0.0, 1.0)),
@@ -43,9 +52,10 @@ def plot_interpretation(logpower, mask, title, path):
     for axis, (name, image, limits) in zip(axes, panels):
         vmin, vmax = limits if limits else (None, None)
         shown = axis.imshow(
-            image.t().numpy(),
+            _drawn(image).numpy(),
             origin="lower",
             aspect="auto",
+            extent=(0, frames, 0, bins),
             vmin=vmin,
             vmax=vmax,
             cmap="magma",
@@ -58,3 +68,15 @@ def plot_interpretation(logpower, mask, title, path):
     figure.tight_layout()
     figure.savefig(path, format="png")
     plt.close(figure)
+
+
+def _drawn(image):
+    """``[F, T']`` image of a ``[T, F]`` map, at most ``MAX_DRAWN_FRAMES``
+    frames wide."""
+    image = image.t()
+    if image.shape[1] <= MAX_DRAWN_FRAMES:
+        return image
+    pooled = torch.nn.functional.adaptive_avg_pool1d(
+        image.unsqueeze(0), MAX_DRAWN_FRAMES
+    )
+    return pooled[0]

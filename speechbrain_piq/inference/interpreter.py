@@ -28,7 +28,11 @@ from speechbrain_piq.inference.source import (
     hparams_keys,
     resolve_source,
 )
-from speechbrain_piq.inference.windows import MaskBlender, window_starts
+from speechbrain_piq.inference.windows import (
+    MaskBlender,
+    resynthesize_in_chunks,
+    window_starts,
+)
 from speechbrain_piq.interpretation import (
     interpret,
     masked_spectrograms,
@@ -444,9 +448,8 @@ class PIQAudioInterpreter(Pretrained):
         probabilities = summed / len(starts)
         class_index = int(probabilities.argmax())
 
-        # The whole clip's STFT, on the CPU: the device holds only windows.
-        logpower, stft = self.mods.compute_features(clip.unsqueeze(0))
-        blender = MaskBlender(logpower.shape[1], logpower.shape[2])
+        # Frames of the clip's STFT (frames are centred on multiples of the hop)
+        blender = MaskBlender(clip.shape[0] // frame_hop + 1)
         for group in groups:
             target = torch.full((len(group),), class_index, device=self.device)
             with self.inference_ctx:
@@ -460,17 +463,12 @@ class PIQAudioInterpreter(Pretrained):
             for start, mask in zip(group, found.mask.float()):
                 blender.add(mask, start // frame_hop)
         mask = blender.mask()
-        frames, bins = mask.shape
-        logpower = logpower[:, :frames, :bins].float()
-        waveform = self._resynthesize(
-            mask.unsqueeze(0), logpower, stft[:, :frames, :bins].float()
+        # On the CPU, where the outputs are: the device holds only windows.
+        logpower, waveform = resynthesize_in_chunks(
+            self.mods.compute_features, self.mods.compute_istft, clip, mask
         )
         return self._result(
-            waveform[0],
-            mask,
-            logpower[0],
-            class_index,
-            probabilities[class_index],
+            waveform, mask, logpower, class_index, probabilities[class_index]
         )
 
     def _probabilities(self, logits):
