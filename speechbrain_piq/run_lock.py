@@ -14,6 +14,7 @@ removes the file.
 """
 
 import atexit
+import errno
 import os
 import socket
 
@@ -28,6 +29,8 @@ except ImportError:  # Windows: no flock
 logger = get_logger(__name__)
 
 LOCK_FILE = "run.lock"
+# What flock raises on a file system without locks (some network mounts).
+NO_LOCKS = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS)
 
 # Locks this process holds: real path of the lock file -> open descriptor.
 _held = {}
@@ -102,10 +105,7 @@ def release_run_lock(output_folder):
 def _acquire(path):
     """Takes the lock file ``path`` (see :func:`hold_run_lock`)."""
     if fcntl is None:
-        logger.warning(
-            f"{path}: this platform has no flock, so nothing stops a second "
-            "run from writing into this output folder at the same time"
-        )
+        _warn_unlocked(path, "this platform has no flock")
         return
     folder = os.path.dirname(path)
     os.makedirs(folder, exist_ok=True)
@@ -123,6 +123,12 @@ def _acquire(path):
                 f"{folder} is in use by another run ({holder}); wait for it "
                 "to finish or give this run another output_folder"
             ) from None
+        except OSError as error:
+            os.close(descriptor)
+            if error.errno not in NO_LOCKS:
+                raise
+            _warn_unlocked(path, f"its file system cannot lock ({error})")
+            return
         # The holder may have removed the file between our open and flock:
         # then the lock we got is on a file no one else will look at.
         if _is_file_at(descriptor, path):
@@ -142,6 +148,14 @@ def _acquire(path):
     if not _held:
         atexit.register(_release_all)
     _held[key] = descriptor
+
+
+def _warn_unlocked(path, reason):
+    """Warns that the run goes on without a lock."""
+    logger.warning(
+        f"{path}: {reason}, so nothing stops a second run from writing into "
+        "this output folder at the same time"
+    )
 
 
 def _read_holder(descriptor):

@@ -1,5 +1,6 @@
 """Two processes into one output folder: the second stops at once."""
 
+import errno
 import logging
 import os
 import signal
@@ -11,6 +12,7 @@ import pytest
 from piq_recipe_factory import REPO, TRAIN_PIQ, tiny_args
 from script_runner import error_lines, run_script
 
+from speechbrain_piq import run_lock
 from speechbrain_piq.run_lock import (
     LOCK_FILE,
     RunFolderBusy,
@@ -91,3 +93,16 @@ def test_train_piq_into_a_held_folder_is_one_line(tmp_path):
         f"{os.getpid()} on {socket.gethostname()}); wait for it to finish or "
         "give this run another output_folder"
     ]
+
+
+def test_file_system_without_locks_warns_and_goes_on(
+    tmp_path, caplog, monkeypatch
+):
+    def no_locks(descriptor, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(run_lock.fcntl, "flock", no_locks)
+    with caplog.at_level(logging.WARNING):
+        hold_run_lock(tmp_path / "run")
+    assert "cannot lock" in caplog.text
+    assert "nothing stops a second run" in caplog.text
