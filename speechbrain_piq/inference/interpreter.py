@@ -409,7 +409,10 @@ class PIQAudioInterpreter(Pretrained):
             ) from error
         mask = found.mask.float()
         logpower = found.logpower.float()
-        waveforms = self._resynthesize(mask, logpower, found.stft.float())
+        masked_in, _ = masked_spectrograms(mask, logpower)
+        waveforms = spectrogram_to_waveform(
+            masked_in, found.stft.float(), self.mods.compute_istft
+        )
         probabilities = self._probabilities(found.logits)
         return [
             self._result(
@@ -448,7 +451,7 @@ class PIQAudioInterpreter(Pretrained):
         probabilities = summed / len(starts)
         class_index = int(probabilities.argmax())
 
-        # Frames of the clip's STFT (frames are centred on multiples of the hop)
+        # The clip's STFT has a frame centred on every multiple of the hop.
         blender = MaskBlender(clip.shape[0] // frame_hop + 1)
         for group in groups:
             target = torch.full((len(group),), class_index, device=self.device)
@@ -475,12 +478,6 @@ class PIQAudioInterpreter(Pretrained):
         """``[batch, classes]`` probabilities of the classifier's scores."""
         logit_scale = getattr(self.hparams, "logit_scale", 1.0)
         return (logit_scale * logits.float()).softmax(dim=-1)
-
-    def _resynthesize(self, mask, logpower, stft):
-        """``[batch, samples]`` waveforms of the masked spectrograms."""
-        masked_in, _ = masked_spectrograms(mask, logpower)
-        istft = self.mods.compute_istft
-        return spectrogram_to_waveform(masked_in, stft, istft)
 
     def _result(self, waveform, mask, logpower, class_index, probability):
         """One clip's :class:`InterpretationResult` (on the CPU)."""
