@@ -29,6 +29,8 @@ from speechbrain_piq.recipe import (
     prepare_recipe_data,
     tensorboard_logger,
 )
+from speechbrain_piq.run_lock import hold_run_lock
+from speechbrain_piq.script_errors import run_script
 from speechbrain_piq.upstream_checkpoints import read_upstream_checkpoints
 from speechbrain_piq.upstream_hparams import from_upstream_hparams
 from speechbrain_piq.upstream_overrides import split_overrides
@@ -43,6 +45,7 @@ def main(argv):
         hparams = load_hyperpyyaml(fin, overrides)
     mapped = from_upstream_hparams(hparams, hparams_file, recipe_options)
     hparams = mapped.hparams
+    hold_run_lock(hparams["output_folder"])
     mapped.notes.extend(read_upstream_checkpoints(hparams["checkpointer"]))
     check_recipe_hparams(hparams)
     check_resumable(hparams["checkpointer"], hparams["output_folder"])
@@ -96,4 +99,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    run_script(main, sys.argv[1:])

@@ -86,8 +86,9 @@ def common_region(mask_logits, logpower, resized_input=False):
     return mask_logits[:, 0, :frames, :bins], frames, bins
 
 
-def interpret(features, audio_classifier, psi, wavs):
-    """Classifies ``wavs`` and computes PSI's mask for the predicted class.
+def interpret(features, audio_classifier, psi, wavs, target=None):
+    """Classifies ``wavs`` and computes PSI's mask for the predicted class
+    (or for ``target``).
 
     The classifier runs without autograd (it is frozen); gradients flow
     only through PSI.
@@ -103,6 +104,9 @@ def interpret(features, audio_classifier, psi, wavs):
         The interpreter (any of the three PSI variants).
     wavs : torch.Tensor
         ``[B, samples]`` waveforms.
+    target : torch.Tensor, optional
+        ``[B]`` class indices to explain instead of the predicted ones
+        (``predicted_class`` stays the classifier's prediction).
 
     Returns
     -------
@@ -130,7 +134,8 @@ def interpret(features, audio_classifier, psi, wavs):
     with torch.no_grad():
         representation, _, logits = audio_classifier(logpower)
         predicted_class = logits.argmax(dim=1)
-    decoded, reduced, quantized = psi(representation, predicted_class)
+    explained = predicted_class if target is None else target
+    decoded, reduced, quantized = psi(representation, explained)
     mask_logits, frames, bins = common_region(
         decoded, logpower, getattr(audio_classifier, "resizes_input", False)
     )

@@ -4,10 +4,15 @@ in seconds and kHz."""
 from dataclasses import dataclass
 
 import matplotlib
+import torch
 
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+
+# Frames drawn per panel, at most: a panel is a few hundred pixels wide, and
+# a long recording's tens of thousands of frames would cost gigabytes.
+MAX_DRAWN_FRAMES = 2000
 
 PANELS = (
     # title, colour bar label, colour limits
@@ -126,7 +131,11 @@ def plot_interpretation(logpower, mask, title, path, grid=None):
     mask = mask.detach().float().cpu()
     frames, bins = logpower.shape
     if grid is None:
-        extent, x_label, y_label = None, "frame", "frequency bin"
+        extent, x_label, y_label = (
+            (0, frames, 0, bins),
+            "frame",
+            "frequency bin",
+        )
     else:
         extent = grid.extent(frames, bins)
         x_label, y_label = "time (s)", "frequency (kHz)"
@@ -135,7 +144,7 @@ def plot_interpretation(logpower, mask, title, path, grid=None):
     for axis, image, (name, unit, limits) in zip(axes, images, PANELS):
         vmin, vmax = limits if limits else (None, None)
         shown = axis.imshow(
-            image.t().numpy(),
+            _drawn(image).numpy(),
             origin="lower",
             aspect="auto",
             extent=extent,
@@ -151,3 +160,15 @@ def plot_interpretation(logpower, mask, title, path, grid=None):
     figure.tight_layout()
     figure.savefig(path, format="png")
     plt.close(figure)
+
+
+def _drawn(image):
+    """``[F, T']`` image of a ``[T, F]`` map, at most ``MAX_DRAWN_FRAMES``
+    frames wide (neighbouring frames averaged)."""
+    image = image.t()
+    if image.shape[1] <= MAX_DRAWN_FRAMES:
+        return image
+    pooled = torch.nn.functional.adaptive_avg_pool1d(
+        image.unsqueeze(0), MAX_DRAWN_FRAMES
+    )
+    return pooled[0]

@@ -32,6 +32,8 @@ from speechbrain_piq.checkpoint_errors import (
 from speechbrain_piq.classifiers import save_pretrained_classifier
 from speechbrain_piq.dataio.label_encoders import LABEL_ENCODER_FILE
 from speechbrain_piq.recipe import check_label_count, prepare_recipe_data
+from speechbrain_piq.run_lock import hold_run_lock
+from speechbrain_piq.script_errors import run_script
 
 logger = get_logger(__name__)
 
@@ -176,6 +178,7 @@ def main(argv):
     sb.utils.distributed.ddp_init_group(run_opts)
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
+    hold_run_lock(hparams["output_folder"])
     check_resumable(hparams["checkpointer"], hparams["output_folder"])
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"],
@@ -224,4 +227,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    run_script(main, sys.argv[1:])

@@ -21,6 +21,7 @@ from speechbrain_piq.dataio.clip_cache import ClipCache, clip_cache_folder
 from speechbrain_piq.dataio.clips import ClipLoader
 from speechbrain_piq.dataio.esc50_prepare import SPLITS, some_of
 from speechbrain_piq.dataio.label_encoders import run_label_encoder
+from speechbrain_piq.dataio.regions import REGION_COLUMNS, region_problems
 
 logger = get_logger(__name__)
 
@@ -31,23 +32,6 @@ SHORT_CLIP_FRACTION = 0.5
 # Read as text: pandas would turn a class "1" into an int and "True" into a
 # bool, which the label encoder then no longer finds.
 MANIFEST_TEXT_COLUMNS = ("ID", "class_string")
-
-# Time-frequency boxes (seconds, Hz) that the demo dataset adds to the
-# metadata; each becomes a float32 [4] output in this column order.
-REGION_COLUMNS = {
-    "event_region": (
-        "event_onset",
-        "event_offset",
-        "event_low_hz",
-        "event_high_hz",
-    ),
-    "distractor_region": (
-        "distractor_onset",
-        "distractor_offset",
-        "distractor_low_hz",
-        "distractor_high_hz",
-    ),
-}
 
 
 class AudioPipeline:
@@ -241,6 +225,14 @@ def _read_manifest(path):
         raise ValueError(
             f"Manifest {path} lacks column(s) {lacking}; remake it with "
             "prepare_esc50"
+        )
+    problems = region_problems(table)
+    if problems:
+        index, reason = next(iter(problems.items()))
+        raise ValueError(
+            f"Manifest {path}, row {index + 1} after the header (clip "
+            f"{table['ID'][index]}): {reason}; prepare_esc50 now skips such "
+            "clips: delete the train, valid and test manifests to remake them"
         )
     return table
 

@@ -159,7 +159,8 @@ def read_esc50_metadata(metadata_file, subset="esc50"):
     pandas.DataFrame
         The kept rows, with ``class_string`` (the category), ``target``
         (the file's; re-indexed 0..9 for ESC-10) and ``esc50_target`` (the
-        file's) besides its other columns.
+        file's) besides its other columns; row ``i`` of the index is the
+        file's row ``i + 1`` after the header.
 
     Raises
     ------
@@ -216,7 +217,7 @@ def read_esc50_metadata(metadata_file, subset="esc50"):
     _check_one_class_per_target(meta, metadata_file)
     if subset == "esc10":
         is_esc10 = meta["esc10"].astype(str).str.strip().str.lower()
-        meta = meta[is_esc10.isin(("true", "1"))].reset_index(drop=True)
+        meta = meta[is_esc10.isin(("true", "1"))]
         if meta.empty:
             raise ValueError(
                 f"{metadata_file} has no row with esc10 == True, so the "

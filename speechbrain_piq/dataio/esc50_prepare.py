@@ -8,7 +8,9 @@ is decoded once here: files missing from disk, unreadable, empty or holding
 non-finite samples are skipped with a logged reason and counted in the
 report. The manifests are reused while the options, the metadata file and
 the audio files present (names, sizes and modification times) stay the
-same, so a file edited or replaced in place is checked again. Beside them,
+same, so a file edited or replaced in place is checked again. In a dataset with event boxes (the demo's), a clip whose
+box is missing or inverted is skipped too, named with its metadata row.
+Beside them,
 ``label_encoder.txt`` numbers the classes in upstream's order (see
 ``label_encoders``).
 """
@@ -38,6 +40,7 @@ from speechbrain_piq.dataio.esc50_metadata import (
     read_esc50_metadata,
 )
 from speechbrain_piq.dataio.label_encoders import write_data_label_encoder
+from speechbrain_piq.dataio.regions import region_problems
 
 logger = get_logger(__name__)
 
@@ -52,6 +55,8 @@ MANIFEST_COLUMNS = [
     "esc50_target",
 ]
 RECORD_FILE = "esc50_prepare.json"
+# How the report names clips skipped for a missing or inverted box.
+BAD_BOX = "with a missing or inverted event or distractor box"
 # What inspect_clip says of a usable clip that holds only (near) zeros.
 SILENT = "silent"
 # Named in the logged summary; the full lists are in the record file.
@@ -164,10 +169,15 @@ def prepare_esc50(
         f"into {save_folder}"
     )
     report = {}
+    bad_boxes = {
+        index: f"(row {index + 1} after the header of {metadata_file}): "
+        f"{reason}; fix or remove the row"
+        for index, reason in region_problems(meta).items()
+    }
     for split in SPLITS:
         rows = meta[meta["fold"].isin(folds[split])]
         manifest, report[split] = _make_manifest(
-            rows, audio_folder, on_disk, folds[split], classes
+            rows, audio_folder, on_disk, folds[split], classes, bad_boxes
         )
         _log_summary(split, report[split], record_path)
         if manifest.empty:
@@ -194,8 +204,9 @@ def _ensure_dataset(data_folder, download):
     check_esc50_folder(data_folder)
 
 
-def _make_manifest(rows, audio_folder, on_disk, folds, classes):
-    """Return one split's manifest and its report of kept/skipped clips."""
+def _make_manifest(rows, audio_folder, on_disk, folds, classes, bad_boxes):
+    """Return one split's manifest and its report of kept/skipped clips
+    (``bad_boxes``: why rows, by index, have an unusable box)."""
     extra_columns = [
         column
         for column in rows.columns
@@ -205,8 +216,12 @@ def _make_manifest(rows, audio_folder, on_disk, folds, classes):
     entries = []
     skipped = {}
     silent = []
-    for row in rows.to_dict("records"):
+    for index, row in zip(rows.index, rows.to_dict("records")):
         filename = row["filename"]
+        if index in bad_boxes:
+            logger.warning(f"Skipping {filename} {bad_boxes[index]}")
+            skipped.setdefault(BAD_BOX, []).append(filename)
+            continue
         if filename not in on_disk:
             skipped.setdefault("missing from disk", []).append(filename)
             continue

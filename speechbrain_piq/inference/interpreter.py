@@ -28,6 +28,11 @@ from speechbrain_piq.inference.source import (
     hparams_keys,
     resolve_source,
 )
+from speechbrain_piq.inference.windows import (
+    MaskBlender,
+    resynthesize_in_chunks,
+    window_starts,
+)
 from speechbrain_piq.interpretation import (
     interpret,
     masked_spectrograms,
@@ -36,6 +41,13 @@ from speechbrain_piq.interpretation import (
 from speechbrain_piq.plotting import SpectrogramGrid
 
 logger = get_logger(__name__)
+
+# Length of the classifier's training clips when the yaml does not say:
+# the recipes' and upstream's PIQ-ESC50's ESC-50 clips.
+DEFAULT_CLIP_SECONDS = 5.0
+# Windows of a long clip interpreted in one pass, when the yaml does not
+# say: memory grows with it, speed barely (see docs/inference.md).
+DEFAULT_WINDOW_BATCH_SIZE = 4
 
 # What torch says when a clip is too short for a convolution or pooling of
 # the classifier; other failures (device, dtype, memory) keep their message.
@@ -96,6 +108,10 @@ class PIQAudioInterpreter(Pretrained):
         with cosines in [-1, 1] and are trained with a scale (upstream:
         ``AdditiveAngularMargin(scale=30)``), so ``logit_scale: 30``
         gives their training-time probabilities. Default 1.
+        ``clip_seconds`` (default 5) is the length of the classifier's
+        training clips: longer clips are interpreted in overlapping
+        windows of that length, ``window_batch_size`` (default 4) at a
+        time (see :meth:`interpret_batch`).
     origin : str
         Where the yaml came from, named in error messages.
     channels_last : bool, optional
@@ -158,6 +174,14 @@ class PIQAudioInterpreter(Pretrained):
                 self.mods[name].to(memory_format=torch.channels_last)
         self.sample_rate = int(self.hparams.sample_rate)
         self.to_mono_at_rate = MonoResampler(self.sample_rate)
+        clip_seconds = getattr(self.hparams, "clip_seconds", None)
+        self.window_samples = round(
+            float(clip_seconds or DEFAULT_CLIP_SECONDS) * self.sample_rate
+        )
+        self.window_batch_size = int(
+            getattr(self.hparams, "window_batch_size", None)
+            or DEFAULT_WINDOW_BATCH_SIZE
+        )
 
     @classmethod
     def from_hparams(
@@ -306,6 +330,16 @@ class PIQAudioInterpreter(Pretrained):
         same length run together, so a clip's result equals interpreting
         it alone: padding never reaches the classifier.
 
+        A clip longer than the classifier's training clips
+        (``clip_seconds``) is interpreted in overlapping windows of that
+        length, ``window_batch_size`` at a time, so memory does not grow
+        with the clip beyond its full-length outputs
+        (``speechbrain_piq.inference.windows``). Its label is the class
+        with the highest probability averaged over the windows, and that
+        probability its ``probability``; every window's mask explains
+        that class, and the masks are blended into one mask over the
+        whole clip, which gives one interpretation waveform.
+
         Arguments
         ---------
         wavs : torch.Tensor
@@ -339,6 +373,10 @@ class PIQAudioInterpreter(Pretrained):
             ]
         results = [None] * len(clips)
         for indices in same_length_groups(clips):
+            if clips[indices[0]].shape[0] > self.window_samples:
+                for index in indices:
+                    results[index] = self._interpret_long_clip(clips[index])
+                continue
             batch = torch.stack([clips[index] for index in indices])
             for index, result in zip(indices, self._interpret_clips(batch)):
                 results[index] = result
@@ -376,27 +414,86 @@ class PIQAudioInterpreter(Pretrained):
         waveforms = spectrogram_to_waveform(
             masked_in, found.stft.float(), self.mods.compute_istft
         )
-        logit_scale = getattr(self.hparams, "logit_scale", 1.0)
-        probabilities = (logit_scale * found.logits.float()).softmax(dim=-1)
-        ind2lab = self.hparams.label_encoder.ind2lab
-        grid = SpectrogramGrid.of_stft(
-            self.mods.compute_istft, n_bins=mask.shape[-1]
-        )
-        results = []
-        for index, class_index in enumerate(found.predicted_class.tolist()):
-            results.append(
-                InterpretationResult(
-                    interpretation=waveforms[index].cpu(),
-                    mask=mask[index].cpu(),
-                    logpower=logpower[index].cpu(),
-                    label=ind2lab[class_index],
-                    probability=float(probabilities[index, class_index]),
-                    class_index=class_index,
-                    sample_rate=self.sample_rate,
-                    grid=grid,
-                )
+        probabilities = self._probabilities(found.logits)
+        return [
+            self._result(
+                waveforms[index],
+                mask[index],
+                logpower[index],
+                class_index,
+                probabilities[index, class_index],
             )
-        return results
+            for index, class_index in enumerate(found.predicted_class.tolist())
+        ]
+
+    @torch.no_grad()
+    def _interpret_long_clip(self, clip):
+        """Interprets a ``[samples]`` clip longer than a window, window by
+        window (see :meth:`interpret_batch`)."""
+        frame_hop = self.mods.compute_features.compute_stft.hop_length
+        starts = window_starts(clip.shape[0], self.window_samples, frame_hop)
+        groups = [
+            starts[first : first + self.window_batch_size]
+            for first in range(0, len(starts), self.window_batch_size)
+        ]
+
+        def windows(group):
+            """``[len(group), window_samples]`` windows, on the device."""
+            return torch.stack(
+                [clip[start : start + self.window_samples] for start in group]
+            ).to(self.device)
+
+        summed = 0
+        for group in groups:
+            with self.inference_ctx:
+                logpower, _ = self.mods.compute_features(windows(group))
+                _, _, logits = self.mods.audio_classifier(logpower)
+            summed = summed + self._probabilities(logits).sum(dim=0)
+        probabilities = summed / len(starts)
+        class_index = int(probabilities.argmax())
+
+        # The clip's STFT has a frame centred on every multiple of the hop.
+        blender = MaskBlender(clip.shape[0] // frame_hop + 1)
+        for group in groups:
+            target = torch.full((len(group),), class_index, device=self.device)
+            with self.inference_ctx:
+                found = interpret(
+                    self.mods.compute_features,
+                    self.mods.audio_classifier,
+                    self.mods.psi,
+                    windows(group),
+                    target=target,
+                )
+            for start, mask in zip(group, found.mask.float()):
+                blender.add(mask, start // frame_hop)
+        mask = blender.mask()
+        # On the CPU, where the outputs are: the device holds only windows.
+        logpower, waveform = resynthesize_in_chunks(
+            self.mods.compute_features, self.mods.compute_istft, clip, mask
+        )
+        return self._result(
+            waveform, mask, logpower, class_index, probabilities[class_index]
+        )
+
+    def _probabilities(self, logits):
+        """``[batch, classes]`` probabilities of the classifier's scores."""
+        logit_scale = getattr(self.hparams, "logit_scale", 1.0)
+        return (logit_scale * logits.float()).softmax(dim=-1)
+
+    def _result(self, waveform, mask, logpower, class_index, probability):
+        """One clip's :class:`InterpretationResult` (on the CPU)."""
+        return InterpretationResult(
+            interpretation=waveform.cpu(),
+            mask=mask.cpu(),
+            logpower=logpower.cpu(),
+            label=self.hparams.label_encoder.ind2lab[class_index],
+            probability=float(probability),
+            class_index=class_index,
+            sample_rate=self.sample_rate,
+            grid=SpectrogramGrid.of_stft(
+                self.mods.compute_istft, n_bins=mask.shape[-1]
+            ),
+        )
 
 
 def _check_sample_rate(sample_rate):

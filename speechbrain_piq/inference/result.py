@@ -33,7 +33,10 @@ class InterpretationResult:
         The predicted class.
     probability : float
         Softmax of the classifier's scores (times the yaml's
-        ``logit_scale``, default 1), for the predicted class.
+        ``logit_scale``, default 1), for the predicted class. For a clip
+        longer than the classifier's training clips, interpreted in
+        windows, the class and probability are those of the softmax
+        averaged over the windows.
     class_index : int
         Index of the predicted class in the label encoder.
     sample_rate : int
