@@ -90,9 +90,10 @@ def test_nan_training_batch_is_skipped_logged_and_counted(
     assert torch.isnan(seen["losses"][0])
     trained = [float(loss) for loss in seen["losses"][1:]]
     assert seen["stage_losses"][0] == pytest.approx(sum(trained) / 2)
-    # As upstream, the LR schedule follows the validation Fid-In (negated:
-    # the scheduler minimises).
-    assert seen["annealed"] == [-seen["summaries"][0]["fid_in"]]
+    # The LR schedule follows the validation selection score (negated: the
+    # scheduler minimises), Fid-In x SPS by default.
+    summary = seen["summaries"][0]
+    assert seen["annealed"] == [-summary["fid_in"] * summary["sps"]]
     train_log = (run / "train_log.txt").read_text()
     assert train_log.count("skipped_batches: 1") == 2  # valid and test
     assert read_metrics(run)["skipped_batches"] == 1
