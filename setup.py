@@ -22,7 +22,7 @@ setup(
     packages=find_packages(include=["speechbrain_piq", "speechbrain_piq.*"]),
     python_requires=">=3.9",
     install_requires=[
-        "speechbrain>=1.0",
+        "speechbrain>=1.1",
         "torch>=2.1",
         "torchaudio>=2.1",
         "hyperpyyaml>=1.2",
