@@ -19,18 +19,20 @@ def plot_maps(path, rows, grid, methods):
         One per clip: ``clip_id``, ``label`` (predicted class),
         ``logpower`` (``[T, F]``), ``ground_truth`` (``[T, F]`` or None)
         and ``maps`` (``{method: [T, F]}``), CPU tensors.
-    grid : dict
-        ``hop_s`` (seconds per frame) and ``bin_hz`` (Hz per bin).
+    grid : speechbrain_piq.plotting.SpectrogramGrid
+        The spectrogram's STFT settings (axes in seconds and kHz).
     methods : list of str
         Column order.
 
     Example
     -------
     >>> import torch
+    >>> from speechbrain_piq.plotting import SpectrogramGrid
+    >>> grid = SpectrogramGrid(sample_rate=16000, hop_length=160, n_fft=10)
     >>> row = {"clip_id": "a", "label": "dog", "logpower": torch.rand(8, 6),
     ...        "ground_truth": None, "maps": {"ones": torch.ones(8, 6)}}
     >>> path = str(getfixture("tmp_path") / "maps.png")
-    >>> plot_maps(path, [row], {"hop_s": 0.01, "bin_hz": 15.6}, ["ones"])
+    >>> plot_maps(path, [row], grid, ["ones"])
     """
     has_truth = any(row["ground_truth"] is not None for row in rows)
     titles = ["spectrogram"] + (["ground truth"] if has_truth else []) + methods
@@ -44,7 +46,7 @@ def plot_maps(path, rows, grid, methods):
     )
     for row_axes, row in zip(axes, rows):
         frames, bins = row["logpower"].shape
-        extent = (0, frames * grid["hop_s"], 0, bins * grid["bin_hz"] / 1000)
+        extent = grid.extent(frames, bins)
         images = [(row["logpower"], "magma", None)]
         if has_truth:
             truth = row["ground_truth"]

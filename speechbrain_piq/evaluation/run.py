@@ -29,6 +29,7 @@ from speechbrain_piq.evaluation.report import summarize, write_report
 from speechbrain_piq.evaluation.scores import map_scores
 from speechbrain_piq.interpretation import interpret
 from speechbrain_piq.metrics.localisation import region_to_tf_mask
+from speechbrain_piq.plotting import SpectrogramGrid
 
 logger = logging.getLogger(__name__)
 
@@ -261,10 +262,7 @@ def evaluate(
     plot_maps(
         os.path.join(out_folder, FIGURE_FILE),
         figure_rows,
-        {
-            "hop_s": grid["hop_length_ms"] / 1000,
-            "bin_hz": grid["sample_rate"] / grid["n_fft"],
-        },
+        SpectrogramGrid.of_stft(stft, n_bins=stft.n_fft // 2 + 1),
         methods,
     )
     return summary
