@@ -93,25 +93,36 @@ class PIQBrain(sb.Brain):
         )
 
     def compute_objectives(self, predictions, batch, stage):
-        """PIQ loss; in VALID/TEST also the stage metrics and listening
-        outputs."""
-        terms = self.objective.terms(predictions, self.hparams.audio_classifier)
-        loss = self.objective.total(terms)
-        if stage != sb.Stage.TRAIN:
-            self._update_metrics(predictions, batch, terms)
-            if self._writes_interpretations(stage):
-                self._write_interpretations(predictions, batch, stage)
-        return loss.mean()
+        """The objective's loss; in VALID/TEST also the stage metrics and
+        listening outputs."""
+        classifier = self.hparams.audio_classifier
+        if stage == sb.Stage.TRAIN:
+            terms = self.objective.terms(predictions, classifier)
+            return self.objective.total(terms).mean()
+        # The metrics and the loss terms share one pass on the masked inputs.
+        masked_logits = self._masked_logits(predictions)
+        terms = self.objective.terms(predictions, classifier, masked_logits)
+        self._update_metrics(predictions, batch, terms, masked_logits)
+        if self._writes_interpretations(stage):
+            self._write_interpretations(predictions, batch, stage)
+        return self.objective.total(terms).mean()
 
     @torch.no_grad()
-    def _update_metrics(self, interpretation, batch, terms):
-        """Adds this batch's per-clip metrics to the stage's running sums."""
-        mask, logpower = interpretation.mask, interpretation.logpower
-        masked_in, masked_out = masked_spectrograms(mask, logpower)
-        # One classifier pass for both masked inputs.
-        logits_in, logits_out = self.hparams.audio_classifier(
+    def _masked_logits(self, interpretation):
+        """The classifier's scores on the masked-in and masked-out inputs,
+        in one pass."""
+        masked_in, masked_out = masked_spectrograms(
+            interpretation.mask, interpretation.logpower
+        )
+        return self.hparams.audio_classifier(
             torch.cat([masked_in, masked_out])
         ).logits.chunk(2)
+
+    @torch.no_grad()
+    def _update_metrics(self, interpretation, batch, terms, masked_logits):
+        """Adds this batch's per-clip metrics to the stage's running sums."""
+        mask = interpretation.mask
+        logits_in, logits_out = masked_logits
         labels = batch.class_string_encoded.data.view(-1)
         scores = faithfulness_scores(
             interpretation.logits,

@@ -232,7 +232,7 @@ class InterpreterObjective:
         """True when a term runs the classifier on masked inputs."""
         return any(name in self.weights for name in CLASSIFIER_TERMS)
 
-    def terms(self, interpretation, classifier):
+    def terms(self, interpretation, classifier, masked_logits=None):
         """Per-clip values ``[B]`` of the VQ terms and every weighted term.
 
         Arguments
@@ -241,6 +241,11 @@ class InterpreterObjective:
             One interpretation pass (with gradients through the mask).
         classifier : callable
             The frozen classifier (log-power to ``ClassifierOutput``).
+        masked_logits : tuple of torch.Tensor, optional
+            The classifier's scores on ``mask x log-power`` and on
+            ``(1 - mask) x log-power``, when the caller already has them
+            (validation computes them for its metrics); by default the
+            terms that need them run the classifier.
 
         Returns
         -------
@@ -265,29 +270,40 @@ class InterpreterObjective:
         if "mask_tv_loss" in self.weights:
             terms["mask_tv_loss"] = total_variation(mask)
         if self.uses_classifier:
-            terms.update(self._classifier_terms(interpretation, classifier))
+            if masked_logits is None:
+                masked_logits = self._masked_logits(interpretation, classifier)
+            terms.update(
+                self._classifier_terms(
+                    masked_logits, interpretation.predicted_class
+                )
+            )
         return terms
 
-    def _classifier_terms(self, interpretation, classifier):
-        """The terms that score masked inputs, in one classifier pass."""
+    def _masked_logits(self, interpretation, classifier):
+        """Scores on the masked-in input and, when a term needs it, on the
+        masked-out one (None otherwise), in one classifier pass."""
         mask, logpower = interpretation.mask, interpretation.logpower
-        predicted = interpretation.predicted_class
         inputs = [mask * logpower]
         if "mask_out_loss" in self.weights:
             inputs.append((1 - mask) * logpower)
         logits = classifier(torch.cat(inputs)).logits.chunk(len(inputs))
+        return logits[0], logits[1] if len(logits) > 1 else None
+
+    def _classifier_terms(self, masked_logits, predicted):
+        """The terms that score masked inputs."""
+        logits_in, logits_out = masked_logits
         terms = {}
         if "fidelity_loss" in self.weights:
             terms["fidelity_loss"] = F.cross_entropy(
-                logits[0], predicted, reduction="none"
+                logits_in, predicted, reduction="none"
             )
         if "mask_in_loss" in self.weights:
             terms["mask_in_loss"] = F.cross_entropy(
-                self.logit_scale * logits[0], predicted, reduction="none"
+                self.logit_scale * logits_in, predicted, reduction="none"
             )
         if "mask_out_loss" in self.weights:
             terms["mask_out_loss"] = mask_out_loss(
-                logits[1], predicted, self.logit_scale
+                logits_out, predicted, self.logit_scale
             )
         return terms
 
